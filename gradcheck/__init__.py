@@ -1,0 +1,31 @@
+"""gradcheck: verify the gradients of custom TensorFlow/Keras activations.
+
+Importing the package is cheap: TensorFlow is only imported when a check runs.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata as _metadata
+
+from .marker import options, skip
+
+try:
+    __version__ = _metadata.version("gradcheck")
+except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = ["__version__", "options", "skip", "check", "assert_gradient"]
+
+
+def check(activation, **options):
+    """Check one activation in this process and return its :class:`~gradcheck.results.ActivationResult`."""
+    from .api import check as _check
+
+    return _check(activation, **options)
+
+
+def assert_gradient(activation, **options):
+    """Raise ``AssertionError`` with gradcheck's message unless ``activation`` passes (warnings allowed)."""
+    from .api import assert_gradient as _assert
+
+    return _assert(activation, **options)

@@ -1,0 +1,124 @@
+"""Result objects shared by every stage of the pipeline.
+
+They are small frozen dataclasses so that workers can send them as plain dicts and
+reporters can only read them. The exit code is a property of :class:`Report`, computed
+from the results, never from what was printed (as in black).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PASS, WARN, FAIL, ERROR, SKIP = "pass", "warn", "fail", "error", "skip"
+STATUSES = (PASS, WARN, FAIL, ERROR, SKIP)
+# Worst first: the status of an activation is the worst of its checks.
+_SEVERITY = {ERROR: 4, FAIL: 3, WARN: 2, PASS: 1, SKIP: 0}
+
+
+def worst(statuses) -> str:
+    """The most severe of ``statuses`` (``pass`` if there are none)."""
+    statuses = list(statuses)
+    if not statuses:
+        return PASS
+    return max(statuses, key=_SEVERITY.__getitem__)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one check of one activation (one row of ``checks`` in the JSON)."""
+
+    name: str
+    status: str
+    message: str
+    max_abs_error: float | None = None
+    max_rel_error: float | None = None
+    worst_input: float | None = None
+    dtype: str | None = None
+    # Informational extras (not part of the contract's required fields).
+    kinks: tuple[float, ...] = ()
+    hint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["kinks"] = list(self.kinks)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CheckResult:
+        d = dict(d)
+        d["kinks"] = tuple(d.get("kinks") or ())
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class ActivationResult:
+    """Verdict on one activation: its checks and the one-line message people read."""
+
+    id: str
+    file: str
+    name: str
+    kind: str  # "function" | "custom_gradient" | "layer"
+    status: str
+    message: str
+    checks: tuple[CheckResult, ...] = ()
+    elementwise: bool | None = None
+    duration: float | None = None
+    plot: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["checks"] = [c.to_dict() for c in self.checks]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ActivationResult:
+        d = dict(d)
+        d["checks"] = tuple(CheckResult.from_dict(c) for c in d.get("checks") or ())
+        return cls(**d)
+
+    def check(self, name: str) -> CheckResult | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class LoadError:
+    """A target module that could not be imported (or whose import timed out/crashed)."""
+
+    file: str
+    message: str  # one line: "SyntaxError: invalid syntax (line 3)"
+    detail: str | None = None  # the user's own traceback frames, shown with -v
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LoadError:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything one run produced. Owns the summary and the exit code."""
+
+    results: tuple[ActivationResult, ...] = ()
+    errors: tuple[LoadError, ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
+    timings: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {"passed": 0, "warned": 0, "failed": 0, "errors": 0, "skipped": 0}
+        key = {PASS: "passed", WARN: "warned", FAIL: "failed", ERROR: "errors", SKIP: "skipped"}
+        for r in self.results:
+            counts[key[r.status]] += 1
+        return counts
+
+    @property
+    def exit_code(self) -> int:
+        """0: all checked activations passed (warnings allowed) or none found; 1 otherwise."""
+        if self.errors:
+            return 1
+        if any(r.status in (FAIL, ERROR) for r in self.results):
+            return 1
+        return 0
