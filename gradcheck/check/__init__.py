@@ -1,0 +1,234 @@
+"""The numerical core: check one activation, return its verdict.
+
+    check_activation(activation, settings) -> (ActivationResult, Curves | None)
+
+Order of the checks, each building on the one before (docs/method.md):
+forward -> gradient -> upstream -> custom_vs_autodiff -> gradient_vs_fd | vjp_vs_fd ->
+weights -> graph -> stability. No I/O here; the user's exceptions become results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..results import ERROR, FAIL, PASS, SKIP, WARN, ActivationResult, CheckResult, worst
+from ..settings import Settings
+from . import checks as C
+from .numerics import kink_candidates, sample_points, tolerance_for
+from .subject import Subject, UserCodeError, choose_subject
+
+
+@dataclass(frozen=True)
+class Curves:
+    """What a plot needs: inputs sorted, function, gradients and where they failed."""
+
+    x: np.ndarray
+    y: np.ndarray
+    grad: np.ndarray | None  # the gradient training uses
+    autodiff: np.ndarray | None  # autodiff of the forward (custom-gradient functions)
+    fd: np.ndarray | None  # finite differences (Richardson)
+    failing: np.ndarray | None  # bool mask of points where the gradient was judged wrong
+    kinks: tuple[float, ...] = ()
+
+
+def check_activation(activation, settings: Settings, *, want_curves: bool = False):
+    """Run every check on ``activation`` (a discover.Activation) and return (result, curves)."""
+    checks: list[CheckResult] = []
+    state: dict = {}
+    try:
+        elementwise = _run(activation, settings, checks, state)
+    except UserCodeError as exc:
+        name = "gradient" if exc.stage == "gradient" else ("forward" if not checks else "forward")
+        checks.append(CheckResult(name, ERROR, exc.reason, dtype=state.get("dtype")))
+        elementwise = state.get("elementwise")
+    result = _verdict(activation, checks, elementwise)
+    curves = _curves(state) if want_curves else None
+    return result, curves
+
+
+def _verdict(activation, checks, elementwise) -> ActivationResult:
+    status = worst(c.status for c in checks) if checks else ERROR
+    if status in (ERROR, FAIL, WARN):
+        first = next(c for c in checks if c.status == status)
+        message = first.message if status != ERROR else f"{first.message}"
+        if first.name not in ("forward",) or status != ERROR:
+            message = f"{first.name}: {first.message}"
+    else:
+        fd = next((c for c in checks if c.name in ("gradient_vs_fd", "vjp_vs_fd")), None)
+        dtype = checks[0].dtype if checks else None
+        message = f"gradient correct ({dtype})"
+        if fd is not None and fd.kinks:
+            message += f"; kinks at x={', '.join(C.fmt(k) for k in fd.kinks[:6])}"
+    return ActivationResult(id=activation.id, file=activation.file, name=activation.name, kind=activation.kind,
+                            status=status, message=message, checks=tuple(checks), elementwise=elementwise)
+
+
+def _probe_structure(subject: Subject, rng, lo: float, hi: float) -> tuple[bool, bool]:
+    """(elementwise, rows independent): perturb one entry, then one row, of a 4x8 batch and see
+    which outputs move. Elementwise TF ops leave the other entries bit-identical."""
+    X = rng.uniform(lo, hi, (4, C.WIDTH))
+    y0 = subject.forward(X)
+    X1 = X.copy()
+    X1[1, 3] = lo + (hi - lo) * 0.37 if X1[1, 3] != lo + (hi - lo) * 0.37 else lo + (hi - lo) * 0.61
+    y1 = subject.forward(X1)
+    moved = ~_same(y0, y1)
+    moved[1, 3] = False
+    elementwise = not moved.any()
+    X2 = X.copy()
+    X2[2] = rng.uniform(lo, hi, C.WIDTH)
+    y2 = subject.forward(X2)
+    other = np.ones(4, bool)
+    other[2] = False
+    rows_independent = bool(_same(y0[other], y2[other]).all())
+    return elementwise, rows_independent
+
+
+def _same(a, b):
+    scale = np.maximum(np.abs(a), np.abs(b))
+    return (a == b) | (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= 1e-12 * scale)
+
+
+def _run(activation, settings: Settings, checks: list, state: dict) -> bool | None:
+    lo, hi = settings.range
+    rng = np.random.default_rng(settings.seed)
+    probe = rng.uniform(lo, hi, (4, C.WIDTH))
+    subject, note = choose_subject(activation, probe)
+    state["dtype"] = dtype = subject.dtype
+    tol = tolerance_for(subject.tol_dtype, settings.rtol, settings.atol)
+    custom = subject.kind == "custom_gradient" and subject.custom is not None
+
+    elementwise, rows_independent = _probe_structure(subject, rng, lo, hi)
+    state["elementwise"] = elementwise
+
+    # -- one batched forward + two backward passes over every sample point ---------------
+    pts = sample_points(lo, hi, settings.samples, settings.seed, dtype, settings.kinks)
+    if not elementwise:
+        pts = rng.permutation(pts)  # rows of mixed inputs, not sorted runs
+    X = C.to_rows(pts)
+    U = C.upstream(rng, X.shape)
+    ev = subject.evaluate(X, U, weights=bool(subject.weights), twice=True)
+    n = pts.size
+
+    fwd = C.check_forward(X.ravel(), ev.y.ravel(), dtype, note)
+    checks.append(fwd)
+    grad = C.check_gradient(X, ev.y, ev.g_raw, ev.g, subject, elementwise)
+    checks.append(grad)
+    if fwd.status != PASS or ev.g is None or grad.status == FAIL and "shape" in grad.message or \
+            grad.status == FAIL and "dtype" in grad.message:
+        _skip_rest(checks, custom, subject, elementwise, "the gradient check failed first" if fwd.status == PASS
+                   else "the forward check failed first")
+        _stability(activation, subject, settings, checks)
+        return elementwise
+
+    checks.append(C.check_upstream(ev.g, ev.g2, ev.weight_grads, ev.weight_grads2, tol, custom, dtype))
+
+    if elementwise:
+        x, y, u = X.ravel()[:n], ev.y.ravel()[:n], U.ravel()[:n]
+        v = ev.g.ravel()[:n]
+        with np.errstate(all="ignore"):
+            g = v / u
+        # kinks located between neighbouring samples are checked too (NaN traps hide there)
+        extra = kink_candidates(x, y, g, tol.eps)
+        extra = extra[~np.isin(extra, x)]
+        if extra.size:
+            Xk = C.to_rows(extra)
+            Uk = C.upstream(rng, Xk.shape)
+            evk = subject.evaluate(Xk, Uk)
+            if evk.g is not None and evk.g.shape == Xk.shape:
+                k = extra.size
+                x = np.concatenate([x, extra])
+                y = np.concatenate([y, evk.y.ravel()[:k]])
+                u = np.concatenate([u, Uk.ravel()[:k]])
+                v = np.concatenate([v, evk.g.ravel()[:k]])
+                with np.errstate(all="ignore"):
+                    g = v / u
+                if (~np.isfinite(g) & np.isfinite(y)).any():
+                    checks[1] = _nan_at_kink(x, y, g, dtype)
+        fd = C.elementwise_fd(subject, x, y, tol)
+        fd_check, cmp = C.check_gradient_vs_fd(x, g, fd, tol, dtype)
+        state.update(x=x, y=y, grad=g, fd=fd.q.richardson, failing=~cmp.ok, kinks=fd_check.kinks)
+        if custom:
+            va = _autodiff(subject, x, u)
+            cmp_auto = None
+            if va is not None:
+                with np.errstate(all="ignore"):
+                    ga = va / u
+                state["autodiff"] = ga
+                from .numerics import compare_with_fd
+                cmp_auto = compare_with_fd(ga, fd.q, tol)
+            checks.append(C.check_custom_vs_autodiff(x, u, v, va, tol, dtype, cmp, cmp_auto))
+        checks.append(fd_check)
+    else:
+        if custom:
+            va = _autodiff(subject, X, U)
+            checks.append(C.check_custom_vs_autodiff(X, U, ev.g, va, tol, dtype))
+        checks.append(C.check_vjp_vs_fd(subject, X, U, ev.g, tol, rng, rows_independent))
+        state.update(x=X.ravel()[:n], y=ev.y.ravel()[:n], grad=None)
+
+    if subject.weights:
+        m = min(X.shape[0], 512)  # finite differences on weights re-run the forward: a subset is enough
+        checks.append(C.check_weights(subject, X[:m], U[:m], ev.weight_grads, tol, rng))
+
+    checks.append(C.check_graph(subject, X, U, ev.y, ev.g, tol))
+    _stability(activation, subject, settings, checks)
+    return elementwise
+
+
+def _nan_at_kink(x, y, g, dtype) -> CheckResult:
+    bad = ~np.isfinite(g) & np.isfinite(y)
+    i = int(np.argmax(bad))
+    what = "NaN" if np.isnan(g[i]) else "inf"
+    return CheckResult("gradient", FAIL, f"gradient is {what} at x={C.fmt(x[i])} (a kink found between samples) where "
+                       "the output is finite", worst_input=float(x[i]), dtype=dtype)
+
+
+def _autodiff(subject: Subject, x: np.ndarray, u: np.ndarray):
+    """Autodiff VJP of the custom-gradient function's forward ops; None if unavailable."""
+    shape = x.shape
+    X = C.to_rows(x.ravel()) if x.ndim == 1 else x
+    Ux = C.to_rows(u.ravel()) if u.ndim == 1 else u
+    try:
+        va = subject.autodiff_of_forward(X, Ux)
+    except Exception:
+        return None
+    if va is None:
+        return None
+    return va.ravel()[: x.size] if len(shape) == 1 else va
+
+
+def _skip_rest(checks, custom, subject, elementwise, why):
+    names = ["upstream"] + (["custom_vs_autodiff"] if custom else []) + \
+        (["gradient_vs_fd"] if elementwise else ["vjp_vs_fd"]) + (["weights"] if subject.weights else []) + ["graph"]
+    for name in names:
+        checks.append(CheckResult(name, SKIP, f"not run: {why}", dtype=subject.dtype))
+
+
+def _stability(activation, subject: Subject, settings: Settings, checks: list) -> None:
+    if not settings.stability:
+        return
+    lo, hi = settings.range
+
+    def make(dtype):
+        if dtype == subject.dtype:
+            return subject
+        return Subject(activation, dtype)
+
+    try:
+        checks.append(C.check_stability(make, lo, hi, C.source_of(activation.obj)))
+    except UserCodeError as exc:
+        checks.append(CheckResult("stability", WARN, f"float32 sweep could not run: {exc.reason}", dtype="float32"))
+
+
+def _curves(state: dict) -> Curves | None:
+    if "x" not in state:
+        return None
+    order = np.argsort(state["x"])
+
+    def pick(key):
+        v = state.get(key)
+        return None if v is None else np.asarray(v)[order]
+
+    return Curves(x=state["x"][order], y=state["y"][order], grad=pick("grad"), autodiff=pick("autodiff"),
+                  fd=pick("fd"), failing=pick("failing"), kinks=tuple(state.get("kinks", ())))

@@ -1,0 +1,526 @@
+"""The checks. Each takes arrays (and, where it must call the activation, a Subject) and
+returns a CheckResult. Their docstrings say what they compare and how the tolerance is
+chosen; docs/method.md explains the whole method.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..results import ERROR, FAIL, PASS, SKIP, WARN, CheckResult
+from .numerics import FDComparison, Quotients, Tolerance, cluster_points, compare_with_fd, fd_step, quotients
+from .subject import Subject, UserCodeError
+
+WIDTH = 8  # inputs are laid out as (rows, WIDTH): the last axis is what softmax-like activations act on
+
+
+def fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _finite_or_none(v) -> float | None:
+    return float(v) if v is not None and np.isfinite(v) else None
+
+
+# -- layout ---------------------------------------------------------------------------------
+def to_rows(flat: np.ndarray) -> np.ndarray:
+    """Pad ``flat`` to a multiple of WIDTH (repeating its last value) and reshape to rows."""
+    pad = (-flat.size) % WIDTH
+    if pad:
+        flat = np.concatenate([flat, np.full(pad, flat[-1])])
+    return flat.reshape(-1, WIDTH)
+
+
+def upstream(rng: np.random.Generator, shape) -> np.ndarray:
+    """Random upstream gradients in +-[0.5, 1.5]: never all ones, never near zero."""
+    return rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+# -- forward --------------------------------------------------------------------------------
+def check_forward(x: np.ndarray, y: np.ndarray, dtype: str, note: str | None) -> CheckResult:
+    """The forward pass ran and returned a float tensor of the input's shape (validated when
+    calling); here: it is finite wherever the input is finite. No tolerance involved."""
+    bad = ~np.isfinite(y)
+    if bad.any():
+        i = int(np.argmax(bad))
+        what = "NaN" if np.isnan(y[i]) else "inf"
+        return CheckResult("forward", FAIL, f"output is {what} at x={fmt(x[i])} ({int(bad.sum())} of {y.size} inputs)",
+                           worst_input=float(x[i]), dtype=dtype)
+    msg = "runs, shape and dtype kept, finite on the range"
+    return CheckResult("forward", PASS, f"{msg}; {note}" if note else msg, dtype=dtype)
+
+
+# -- gradient existence ---------------------------------------------------------------------
+def check_gradient(x: np.ndarray, y: np.ndarray, g_raw, g: np.ndarray | None, subject: Subject,
+                   elementwise: bool) -> CheckResult:
+    """The gradient training sees (GradientTape, random upstream) exists, has the input's shape
+    and dtype, is finite where the forward is finite, and is not zero everywhere while the
+    output changes. Exact checks: no tolerance, except "zero" which means exactly 0."""
+    dtype = subject.dtype
+    custom = subject.kind == "custom_gradient"
+    if g_raw is None:
+        if elementwise and np.nanmax(y) == np.nanmin(y):
+            return CheckResult("gradient", WARN, "no gradient (None) and the output is constant: nothing upstream of "
+                               "it will train", dtype=dtype)
+        why = ("the hand-written gradient returned None" if custom else
+               "the output is not connected to the input through differentiable TF ops "
+               "(NumPy/.numpy(), an integer or bool cast, tf.round/floor/sign, or a constant cut it)")
+        if _piecewise_constant(x, y, elementwise):
+            why += "; the output is piecewise constant, so no gradient can train it"
+        return CheckResult("gradient", FAIL, f"no gradient (None): {why}", dtype=dtype)
+    shape = tuple(g_raw.shape)
+    want = x.shape
+    if shape != tuple(want):
+        who = "hand-written gradient" if custom else "gradient"
+        return CheckResult("gradient", FAIL, f"{who} has shape {shape}, expected {tuple(want)} (the input's shape); "
+                           "TensorFlow does not check this", dtype=dtype)
+    gdt = g_raw.dtype.name
+    if gdt != dtype:
+        return CheckResult("gradient", FAIL, f"gradient has dtype {gdt}, expected {dtype} (the input's dtype)", dtype=dtype)
+    flat_x, flat_y, flat_g = x.ravel(), y.ravel(), g.ravel()
+    bad = ~np.isfinite(flat_g) & np.isfinite(flat_y)
+    if bad.any():
+        idx = np.nonzero(bad)[0]
+        i = idx[np.argmin(np.abs(flat_x[idx]))]
+        what = "NaN" if np.isnan(flat_g[i]) else "inf"
+        pts = _describe_points(flat_x[idx])
+        hint = ("a tf.where whose unselected branch is NaN/inf there still poisons the gradient "
+                "(0 * inf = NaN): make that branch safe (e.g. tf.where on the input first), or avoid "
+                "sqrt/log/division at that point")
+        return CheckResult("gradient", FAIL, f"gradient is {what} at x={fmt(flat_x[i])} where the output is finite"
+                           f" ({pts})", worst_input=float(flat_x[i]), dtype=dtype, hint=hint)
+    finite = np.isfinite(flat_g)
+    if finite.any() and np.all(flat_g[finite] == 0):
+        lo, hi = float(np.nanmin(flat_y)), float(np.nanmax(flat_y))
+        if hi - lo > 1e3 * np.finfo(np.dtype(subject.tol_dtype)).eps * max(1.0, abs(hi), abs(lo)):
+            kind = "piecewise constant (round, floor, sign or an integer cast?)" if _piecewise_constant(x, y, elementwise) \
+                else "changing"
+            return CheckResult("gradient", FAIL, f"gradient is zero everywhere on the range while the output is {kind}"
+                               f" (from {fmt(lo)} to {fmt(hi)}): the function is not differentiable there and gives "
+                               "no training signal", dtype=dtype)
+        return CheckResult("gradient", WARN, "gradient is zero everywhere on the range and the output is constant: "
+                           "nothing upstream of it will train", dtype=dtype)
+    return CheckResult("gradient", PASS, "exists, right shape and dtype, finite", dtype=dtype)
+
+
+def _piecewise_constant(x, y, elementwise: bool) -> bool:
+    """Most neighbouring samples give exactly equal outputs, yet the output is not constant."""
+    if not elementwise:
+        return False
+    order = np.argsort(x.ravel())
+    ys = y.ravel()[order]
+    if ys.size < 8 or np.nanmax(ys) == np.nanmin(ys):
+        return False
+    return bool(np.mean(np.diff(ys) == 0) > 0.5)
+
+
+def _describe_points(xs: np.ndarray) -> str:
+    xs = np.unique(xs)
+    if xs.size == 1:
+        return "only there"
+    return f"{xs.size} inputs in [{fmt(xs.min())}, {fmt(xs.max())}]"
+
+
+# -- upstream linearity ---------------------------------------------------------------------
+def check_upstream(g: np.ndarray, g2: np.ndarray, wg, wg2, tol: Tolerance, custom: bool, dtype: str) -> CheckResult:
+    """The vector-Jacobian product must be linear in the upstream gradient dy: with 2*dy it
+    must double, exactly up to rounding (tolerance: exact_rtol of the dtype, relative to |g|).
+    A hand-written gradient that forgets to multiply by dy (or adds a term without it) fails."""
+    pairs = [(g, g2)] + [(a, b) for a, b in zip(wg or [], wg2 or []) if a is not None and b is not None]
+    worst, worst_ratio = 0.0, None
+    for a, b in pairs:
+        a, b = a.ravel(), b.ravel()
+        ok = np.isfinite(a) & np.isfinite(b)
+        if not ok.any():
+            continue
+        a, b = a[ok], b[ok]
+        err = np.abs(b - 2 * a)
+        scale = tol.exact_rtol * (np.abs(b) + 2 * np.abs(a)) + tol.exact_atol * max(1.0, float(np.max(np.abs(b))))
+        rel = float(np.max(err / np.maximum(scale, 1e-300)))
+        if rel > worst:
+            worst = rel
+            nz = np.abs(a) > 1e-12 * max(float(np.max(np.abs(a))), 1e-300)
+            worst_ratio = float(np.median(b[nz] / a[nz])) if nz.any() else None
+    if worst > 1.0:
+        got = f" it scaled by {fmt(worst_ratio)}" if worst_ratio is not None else ""
+        who = "the hand-written gradient" if custom else "the gradient"
+        return CheckResult("upstream", FAIL, f"{who} is not proportional to the upstream gradient dy: doubling dy "
+                           f"should double it;{got} instead (forgot to multiply by dy?)", dtype=dtype,
+                           hint="return dy * (derivative), not the derivative alone")
+    return CheckResult("upstream", PASS, "linear in the upstream gradient", dtype=dtype)
+
+
+# -- finite differences ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class FDData:
+    x: np.ndarray  # flat inputs
+    q: Quotients
+
+
+def elementwise_fd(subject: Subject, x_flat: np.ndarray, y_flat: np.ndarray, tol: Tolerance) -> FDData:
+    """f at x +- h and x +- 2h for every sample point: four batched forward calls."""
+    h = fd_step(x_flat, tol.eps)
+    vals = {}
+    for k in (-2, -1, 1, 2):
+        xs = x_flat + k * h
+        vals[k] = subject.forward(to_rows(xs)).ravel()[: x_flat.size]
+    fglobal = float(np.max(np.abs(y_flat[np.isfinite(y_flat)]), initial=0.0))
+    q = quotients(vals[-2], vals[-1], y_flat, vals[1], vals[2], h, tol.eps, fglobal)
+    return FDData(x_flat, q)
+
+
+def check_gradient_vs_fd(x: np.ndarray, g: np.ndarray, fd: FDData, tol: Tolerance, dtype: str) -> tuple[CheckResult, FDComparison]:
+    """Gradient (VJP / upstream) against central finite differences at every sample point.
+
+    Step h = eps^(1/3)*max(1,|x|) as a power of two; Richardson extrapolation of D(h), D(2h).
+    Tolerance = rtol*|ref| + atol + 4*rounding noise (8 ulps of f / h) + 2*|D(h) - D(2h)|, so
+    it widens only where the finite difference itself is unreliable. Where the one-sided
+    slopes disagree (a kink), any value between them passes and the kink is listed. A jump of
+    the forward (discontinuity) fails.
+    """
+    cmp = compare_with_fd(g, fd.q, tol)
+    kinks = cluster_points(x[cmp.kink], np.abs(fd.q.forward - fd.q.backward)[cmp.kink], fd_step(x[cmp.kink], tol.eps))
+    jumps = fd.q.jump > 0
+    bad = ~cmp.ok
+    abs_err = np.where(np.isfinite(cmp.abs_err), cmp.abs_err, np.inf)
+    smooth_idx = np.nonzero(cmp.smooth_ok)[0]
+    max_abs = float(np.max(abs_err[smooth_idx])) if smooth_idx.size else None
+    max_rel = float(np.max(cmp.rel_err[smooth_idx])) if smooth_idx.size else None
+    kink_txt = f"; kinks at x={', '.join(fmt(k) for k in kinks)}" if kinks else ""
+    if jumps.any():
+        j = np.nonzero(jumps)[0]
+        i = j[np.argmax(fd.q.jump[j])]
+        xs = cluster_points(x[j], fd.q.jump[j], fd_step(x[j], tol.eps))
+        return CheckResult("gradient_vs_fd", FAIL, f"the forward is discontinuous: it jumps by {fmt(fd.q.jump[i])} at "
+                           f"x={', '.join(fmt(v) for v in xs[:5])}; no gradient is right there",
+                           max_abs_error=max_abs, max_rel_error=max_rel, worst_input=float(x[i]), dtype=dtype,
+                           kinks=tuple(kinks)), cmp
+    if bad.any():
+        idx = np.nonzero(bad)[0]
+        i = idx[np.argmax(np.where(np.isfinite(cmp.rel_err[idx]), cmp.rel_err[idx], np.inf))]
+        where = _where(x[idx])
+        return CheckResult("gradient_vs_fd", FAIL, f"gradient {fmt(g[i])} but finite differences give "
+                           f"{fmt(fd.q.richardson[i])} at x={fmt(x[i])} (wrong at {idx.size} of {x.size} points, "
+                           f"{where}){kink_txt}", max_abs_error=float(cmp.abs_err[i]),
+                           max_rel_error=float(cmp.rel_err[i]), worst_input=float(x[i]), dtype=dtype,
+                           kinks=tuple(kinks)), cmp
+    i = int(np.argmax(np.where(cmp.smooth_ok, cmp.rel_err, -1))) if smooth_idx.size else None
+    return CheckResult("gradient_vs_fd", PASS, f"matches finite differences at {x.size} points "
+                       f"(max rel err {fmt(max_rel or 0)}){kink_txt}", max_abs_error=max_abs, max_rel_error=max_rel,
+                       worst_input=float(x[i]) if i is not None else None, dtype=dtype, kinks=tuple(kinks)), cmp
+
+
+def _where(xs: np.ndarray) -> str:
+    lo, hi = float(xs.min()), float(xs.max())
+    if xs.size == 1:
+        return "only there"
+    if lo >= 0:
+        return f"for x in [{fmt(lo)}, {fmt(hi)}], positive inputs only"
+    if hi <= 0:
+        return f"for x in [{fmt(lo)}, {fmt(hi)}], negative inputs only"
+    return f"for x in [{fmt(lo)}, {fmt(hi)}]"
+
+
+# -- hand-written vs autodiff ---------------------------------------------------------------
+def check_custom_vs_autodiff(x: np.ndarray, u: np.ndarray, v_custom: np.ndarray, v_auto: np.ndarray | None,
+                             tol: Tolerance, dtype: str, cmp_custom: FDComparison | None = None,
+                             cmp_auto: FDComparison | None = None) -> CheckResult:
+    """The hand-written gradient against autodiff of the same forward ops (``__wrapped__``),
+    both with the same random upstream: no finite-difference noise, so a 0.1% error shows.
+
+    Tolerance: exact_rtol*(|a|+|b|)/2 + exact_atol*max|autodiff|. Points are excused where
+    autodiff itself is non-finite, where autodiff disagrees with finite differences while the
+    hand-written gradient agrees (the forward's own autodiff is broken there: that is why a
+    custom gradient exists), or at kinks where both are valid subgradients.
+    """
+    if v_auto is None:
+        return CheckResult("custom_vs_autodiff", SKIP, "autodiff of the forward gives no gradient (None): "
+                           "judged by finite differences only", dtype=dtype)
+    a, c = v_auto.ravel(), v_custom.ravel()
+    xf = x.ravel()
+    n = min(a.size, c.size, xf.size)
+    a, c, xf = a[:n], c[:n], xf[:n]
+    valid = np.isfinite(a)
+    scale = float(np.max(np.abs(a[valid]))) if valid.any() else 1.0
+    with np.errstate(all="ignore"):
+        err = np.abs(c - a)
+        t = tol.exact_rtol * (np.abs(a) + np.abs(c)) / 2 + tol.exact_atol * max(scale, 1e-30)
+        bad = valid & ~(err <= t)
+        if cmp_custom is not None and cmp_auto is not None:
+            excused = (cmp_custom.ok & ~cmp_auto.smooth_ok) | (cmp_custom.kink & cmp_custom.ok)
+            bad &= ~excused[:n]
+        rel = err / np.maximum(np.abs(a), 1e-3 * scale)
+    if bad.any():
+        idx = np.nonzero(bad)[0]
+        i = idx[np.argmax(rel[idx])]
+        uu = u.ravel()[:n]
+        gi_c, gi_a = c[i] / uu[i], a[i] / uu[i]
+        ratio = _common_ratio(c[idx], a[idx])
+        extra = f"; it is {fmt(ratio)} x autodiff everywhere it differs" if ratio is not None else ""
+        return CheckResult("custom_vs_autodiff", FAIL, f"hand-written gradient {fmt(gi_c)} but autodiff of the forward "
+                           f"gives {fmt(gi_a)} at x={fmt(xf[i])} (differs at {idx.size} of {n} points, "
+                           f"{_where(xf[idx])}, rel err {fmt(rel[i])}){extra}", max_abs_error=float(np.nanmax(err[idx])),
+                           max_rel_error=float(rel[i]), worst_input=float(xf[i]), dtype=dtype)
+    m = valid & np.isfinite(rel)
+    mr = float(np.max(rel[m])) if m.any() else 0.0
+    note = f"; autodiff non-finite at {int((~valid).sum())} points (skipped)" if (~valid).any() else ""
+    return CheckResult("custom_vs_autodiff", PASS, f"hand-written gradient matches autodiff (max rel err {fmt(mr)}){note}",
+                       max_abs_error=float(np.max(err[m])) if m.any() else None, max_rel_error=mr, dtype=dtype)
+
+
+def _common_ratio(c: np.ndarray, a: np.ndarray) -> float | None:
+    with np.errstate(all="ignore"):
+        nz = (np.abs(a) > 0) & np.isfinite(c) & np.isfinite(a)
+        if nz.sum() < 3:
+            return None
+        r = c[nz] / a[nz]
+    med = float(np.median(r))
+    if med != 1.0 and np.all(np.abs(r - med) <= 1e-3 * abs(med)):
+        return med
+    return None
+
+
+# -- non-elementwise: u.J.v against directional differences -------------------------------
+def check_vjp_vs_fd(subject: Subject, X: np.ndarray, U: np.ndarray, G: np.ndarray, tol: Tolerance,
+                    rng: np.random.Generator, row_independent: bool, n_dirs: int = 4) -> CheckResult:
+    """For an activation acting along the last axis: u.J.v from the VJP (G = J^T u) against the
+    directional central difference of u.f(X + t v), for random u and several random v, per row
+    when rows are independent (else one total). Same step, Richardson and tolerance rules as
+    the elementwise check (the rounding noise is that of sum |u*f|)."""
+    dtype = subject.dtype
+    worst = None
+    total_bad = 0
+    total = 0
+    for _ in range(n_dirs):
+        V = rng.standard_normal(X.shape)
+        V /= np.linalg.norm(V, axis=-1, keepdims=True)
+        hrow = fd_step(np.max(np.abs(X), axis=-1), tol.eps)[:, None]
+        phi = {}
+        phi_abs = {}
+        for k in (-2, -1, 0, 1, 2):
+            f = subject.forward(X + k * hrow * V)
+            phi[k] = np.sum(U * f, axis=-1)
+            phi_abs[k] = np.sum(np.abs(U * f), axis=-1)
+        gv = np.sum(G * V, axis=-1)
+        if not row_independent:
+            phi = {k: np.array([v.sum()]) for k, v in phi.items()}
+            phi_abs = {k: np.array([v.sum()]) for k, v in phi_abs.items()}
+            gv = np.array([gv.sum()])
+            hh = np.array([hrow.max()])
+        else:
+            hh = hrow.ravel()
+        q = quotients(phi[-2], phi[-1], phi[0], phi[1], phi[2], hh, tol.eps)
+        # rounding noise of a sum: use the sum of magnitudes, not the magnitude of the sum
+        q = Quotients(**{**q.__dict__, "noise": np.maximum(q.noise, 8.0 * tol.eps * phi_abs[0] / hh)})
+        cmp = compare_with_fd(gv, q, tol)
+        bad = ~cmp.ok
+        total_bad += int(bad.sum())
+        total += bad.size
+        if bad.any():
+            i = int(np.argmax(np.where(bad, cmp.rel_err, -1)))
+            if worst is None or cmp.rel_err[i] > worst[0]:
+                worst = (float(cmp.rel_err[i]), float(gv[i]), float(q.richardson[i]), i, float(cmp.abs_err[i]))
+    scope = "rows" if row_independent else "directions"
+    if worst:
+        rel, a, b, i, ab = worst
+        where = f"row {i}" if row_independent else "the whole batch"
+        return CheckResult("vjp_vs_fd", FAIL, f"u.J.v from the gradient is {fmt(a)} but the directional finite difference "
+                           f"is {fmt(b)} ({where}; wrong in {total_bad} of {total} {scope}, rel err {fmt(rel)})",
+                           max_abs_error=ab, max_rel_error=rel, dtype=dtype)
+    return CheckResult("vjp_vs_fd", PASS, f"u.J.v matches directional finite differences in {total} {scope}", dtype=dtype)
+
+
+# -- trainable weights ----------------------------------------------------------------------
+def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, tol: Tolerance,
+                  rng: np.random.Generator, n_dirs: int = 3) -> CheckResult:
+    """Gradient with respect to each trainable weight against finite differences on the
+    weight: d/dt sum(u * f(x; w + t v)) for random unit directions v (and every coordinate of
+    small weights). Same step, Richardson and tolerance rules as the input check; the rounding
+    noise is that of sum |u*f|."""
+    dtype = subject.dtype
+    problems = []
+    worst_rel = 0.0
+    for w, gw in zip(subject.weights, grads):
+        name = getattr(w, "path", None) or getattr(w, "name", "weight")
+        w0 = np.array(w.numpy(), dtype=np.float64)
+        dirs = []
+        for _ in range(n_dirs):
+            v = rng.standard_normal(w0.shape)
+            dirs.append(v / max(np.linalg.norm(v), 1e-300))
+        if w0.size <= 4:
+            for j in range(w0.size):
+                e = np.zeros(w0.size)
+                e[j] = 1.0
+                dirs.append(e.reshape(w0.shape))
+        h = float(fd_step(np.array([np.max(np.abs(w0)) if w0.size else 0.0]), tol.eps)[0])
+        phis, phis_abs = [], []
+        try:
+            for v in dirs:
+                row, row_abs = [], []
+                for k in (-2, -1, 0, 1, 2):
+                    w.assign((w0 + k * h * v).astype(w.dtype if isinstance(w.dtype, str) else w0.dtype))
+                    f = subject.forward(X)
+                    row.append(np.sum(U * f))
+                    row_abs.append(np.sum(np.abs(U * f)))
+                phis.append(row)
+                phis_abs.append(row_abs)
+        finally:
+            w.assign(w0)
+        P = np.array(phis)  # (dirs, 5)
+        PA = np.array(phis_abs)
+        q = quotients(P[:, 0], P[:, 1], P[:, 2], P[:, 3], P[:, 4], np.full(len(dirs), h), tol.eps)
+        q = Quotients(**{**q.__dict__, "noise": np.maximum(q.noise, 8.0 * tol.eps * PA[:, 2] / h)})
+        if gw is None:
+            if np.all(np.abs(q.richardson) <= 10 * (q.noise + q.trunc) + tol.fd_atol):
+                problems.append((WARN, f"weight '{name}' gets no gradient (None) and does not affect the output"))
+            else:
+                problems.append((FAIL, f"weight '{name}' gets no gradient (None) although the output depends on it "
+                                 f"(finite differences give {fmt(q.richardson[0])} along a random direction)"))
+            continue
+        gv = np.array([np.sum(gw.reshape(w0.shape) * v) for v in dirs])
+        cmp = compare_with_fd(gv, q, tol)
+        if not cmp.ok.all():
+            i = int(np.argmax(np.where(cmp.ok, -1, cmp.rel_err)))
+            worst_rel = max(worst_rel, float(cmp.rel_err[i]))
+            problems.append((FAIL, f"gradient for weight '{name}' is {fmt(gv[i])} along a direction where finite "
+                             f"differences give {fmt(q.richardson[i])} (rel err {fmt(cmp.rel_err[i])})"))
+        else:
+            worst_rel = max(worst_rel, float(np.max(cmp.rel_err)))
+    if any(s == FAIL for s, _ in problems):
+        msg = "; ".join(m for s, m in problems if s == FAIL)
+        return CheckResult("weights", FAIL, msg, max_rel_error=worst_rel, dtype=dtype)
+    if problems:
+        return CheckResult("weights", WARN, "; ".join(m for _, m in problems), dtype=dtype)
+    names = ", ".join(str(getattr(w, "path", None) or w.name) for w in subject.weights)
+    return CheckResult("weights", PASS, f"gradients of {names} match finite differences on the weights",
+                       max_rel_error=worst_rel, dtype=dtype)
+
+
+# -- graph vs eager -------------------------------------------------------------------------
+def check_graph(subject: Subject, X: np.ndarray, U: np.ndarray, y: np.ndarray, g: np.ndarray, tol: Tolerance) -> CheckResult:
+    """Forward and gradient under tf.function (how Keras trains) against eager mode, same
+    inputs and upstream. Tolerance: exact_rtol*(|a|+|b|)/2 + exact_atol*max|eager| (graph
+    rewrites may reorder arithmetic); non-finite values must sit in the same places."""
+    dtype = subject.dtype
+    if subject.is_tf_function:
+        return CheckResult("graph", PASS, "already a tf.function: eager and graph are the same code path", dtype=dtype)
+    try:
+        fn = subject.graph_function()
+        yg, gg = fn(_tf_constant(X, subject), _tf_constant(U, subject))
+        yg, gg = np.asarray(yg.numpy(), np.float64), np.asarray(gg.numpy(), np.float64)
+    except UserCodeError as exc:
+        return CheckResult("graph", FAIL, f"does not run under tf.function (Keras training compiles it): {exc.reason}", dtype=dtype)
+    except Exception as exc:
+        from .subject import describe_exception
+        return CheckResult("graph", FAIL, "does not run under tf.function (Keras training compiles it): "
+                           f"{describe_exception(exc)}", dtype=dtype)
+    for what, a, b in (("output", y, yg), ("gradient", g, gg)):
+        if b.shape != a.shape:
+            return CheckResult("graph", FAIL, f"{what} under tf.function has shape {b.shape}, eager {a.shape}", dtype=dtype)
+        fa, fb = np.isfinite(a), np.isfinite(b)
+        xs = X.ravel()
+        if (fa != fb).any():
+            i = int(np.argmax((fa != fb).ravel()))
+            return CheckResult("graph", FAIL, f"{what} is {'finite' if fa.ravel()[i] else 'non-finite'} in eager mode but "
+                               f"{'finite' if fb.ravel()[i] else 'non-finite'} under tf.function at x={fmt(xs[i])}",
+                               worst_input=float(xs[i]), dtype=dtype)
+        scale = float(np.max(np.abs(a[fa]))) if fa.any() else 1.0
+        with np.errstate(all="ignore"):
+            err = np.where(fa, np.abs(a - b), 0.0)
+            t = tol.exact_rtol * (np.abs(a) + np.abs(b)) / 2 + tol.exact_atol * max(scale, 1e-30)
+        if (err > t).any():
+            i = int(np.argmax((err / np.maximum(t, 1e-300)).ravel()))
+            return CheckResult("graph", FAIL, f"{what} under tf.function is {fmt(b.ravel()[i])} but eager gives "
+                               f"{fmt(a.ravel()[i])} at x={fmt(xs[i])} (Python-side logic that depends on tensor values "
+                               "or state?)", max_abs_error=float(err.ravel()[i]), worst_input=float(xs[i]), dtype=dtype)
+    return CheckResult("graph", PASS, "tf.function gives the same output and gradient as eager mode", dtype=dtype)
+
+
+def _tf_constant(a, subject):
+    import tensorflow as tf
+
+    return tf.constant(a, subject.tf_dtype)
+
+
+# -- stability sweep ------------------------------------------------------------------------
+SWEEP_MAX = {"float32": 1e4, "bfloat16": 1e4, "float16": 16.0}
+
+
+def sweep_points(dtype: str, lo: float, hi: float) -> np.ndarray:
+    """Log-spaced magnitudes from 1e-6 to SWEEP_MAX, both signs unless the range is one-sided."""
+    mags = np.logspace(-6, np.log10(SWEEP_MAX[dtype]), 241)
+    parts = [np.zeros(1)]
+    if hi > 0:
+        parts.append(mags)
+    if lo < 0:
+        parts.append(-mags)
+    return np.sort(np.concatenate(parts))
+
+
+def check_stability(make_subject, lo: float, hi: float, source: str | None) -> CheckResult:
+    """Forward and gradient in float32 (then float16 and bfloat16 where the activation runs in
+    them) on log-spaced inputs far beyond the checked range (|x| up to 1e4; 16 for float16).
+    Non-finite output or gradient for a finite input is a warning naming the first bad input
+    (smallest |x|), with a fix hint where a standard one exists. No tolerance: finiteness only."""
+    findings, tried = [], []
+    for dtype in ("float32", "float16", "bfloat16"):
+        try:
+            s = make_subject(dtype)
+            xs = sweep_points(dtype, lo, hi)
+            xs = xs.astype(np.dtype(dtype) if dtype != "bfloat16" else np.float32).astype(np.float64)
+            X = to_rows(xs)
+            ev = s.evaluate(X, np.ones_like(X))
+        except UserCodeError:
+            if dtype == "float32":
+                raise
+            continue  # float16/bfloat16 not supported by this activation: nothing to say
+        tried.append(dtype)
+        y = ev.y.ravel()[: xs.size]
+        g = ev.g.ravel()[: xs.size] if ev.g is not None else np.zeros_like(y)
+        bad_y, bad_g = ~np.isfinite(y), ~np.isfinite(g)
+        bad = bad_y | bad_g
+        if bad.any():
+            idx = np.nonzero(bad)[0]
+            i = idx[np.argmin(np.abs(xs[idx]))]
+            what = ("output" if bad_y[i] else "gradient") + (" is NaN" if np.isnan(y[i] if bad_y[i] else g[i]) else " overflows to inf")
+            findings.append((dtype, float(xs[i]), what, bool(bad_y[i])))
+            if dtype == "float32":
+                break  # lower precisions will fail the same way; report the float32 finding
+    if not findings:
+        return CheckResult("stability", PASS, f"finite output and gradient for |x| up to 1e4 in {', '.join(tried)}",
+                           dtype=",".join(tried))
+    dtype, x0, what, in_forward = findings[0]
+    hint = stability_hint(dtype, x0, in_forward, source)
+    msg = f"{dtype}: {what} from x={fmt(x0)} on (finite inputs)"
+    if hint:
+        msg += f"; {hint}"
+    return CheckResult("stability", WARN, msg, worst_input=x0, dtype=dtype, hint=hint)
+
+
+_EXP_LIMIT = {"float32": 88.72, "float16": 11.09, "bfloat16": 88.72}
+
+
+def stability_hint(dtype: str, x0: float, in_forward: bool, source: str | None) -> str | None:
+    src = re.sub(r"\s+", "", source or "")
+    if re.search(r"log(1p)?\((1(\.0*)?\+)?(tf\.|math\.|tf\.math\.|np\.)?exp\(", src) and "softplus" not in src:
+        return "log(1 + exp(x)) overflows: use tf.nn.softplus(x)"
+    near_exp = abs(abs(x0) - _EXP_LIMIT[dtype]) < 1.0
+    if not in_forward:
+        return ("the gradient of an unselected tf.where branch overflows (0 * inf = NaN): clamp that branch's "
+                "input, e.g. tf.exp(tf.minimum(x, 0.0))")
+    if near_exp:
+        return f"exp(x) overflows above x={_EXP_LIMIT[dtype]} in {dtype}: use a stable form (tf.nn.softplus, tf.nn.sigmoid, tf.math.log_sigmoid) or clamp"
+    return None
+
+
+def source_of(obj) -> str | None:
+    try:
+        while hasattr(obj, "python_function") or hasattr(obj, "__wrapped__"):
+            obj = getattr(obj, "python_function", None) or obj.__wrapped__
+        return inspect.getsource(obj)
+    except (OSError, TypeError):
+        return None

@@ -1,0 +1,198 @@
+"""Pure-NumPy numerics: sample points, finite-difference steps and quotients, tolerances.
+
+Nothing here calls TensorFlow or the user's code; the checks feed it arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Rounding of a whole activation is a few ulps of its output, not one: each TF op rounds.
+ULPS_PER_EVAL = 8.0
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Per-dtype tolerances (see docs/method.md)."""
+
+    dtype: str
+    eps: float
+    # gradient vs finite differences (after the FD error estimate is added)
+    fd_rtol: float
+    fd_atol: float
+    # two analytic gradients of the same forward (hand-written vs autodiff, graph vs eager)
+    exact_rtol: float
+    exact_atol: float
+
+
+def tolerance_for(dtype: str, rtol: float | None = None, atol: float | None = None) -> Tolerance:
+    eps = float(np.finfo(np.dtype(dtype)).eps)
+    if dtype == "float64":
+        tol = Tolerance(dtype, eps, fd_rtol=1e-6, fd_atol=1e-9, exact_rtol=1e-7, exact_atol=1e-10)
+    else:
+        # float32: FD noise is ~eps/h ~ 3e-5 relative; a 0.1% error must still be caught by the
+        # exact comparison (hand-written vs autodiff), so that one stays well below 1e-3.
+        tol = Tolerance(dtype, eps, fd_rtol=1e-3, fd_atol=1e-5, exact_rtol=1e-4, exact_atol=1e-6)
+    if rtol is not None:
+        tol = Tolerance(dtype, eps, rtol, tol.fd_atol if atol is None else atol, rtol, tol.exact_atol if atol is None else atol)
+    elif atol is not None:
+        tol = Tolerance(dtype, eps, tol.fd_rtol, atol, tol.exact_rtol, atol)
+    return tol
+
+
+def special_points(lo: float, hi: float, dtype: str, declared=()) -> np.ndarray:
+    """Points where bugs hide: 0, +-tiny, +-1, the range ends, integers and half-integers, declared kinks."""
+    tiny = float(np.finfo(np.dtype(dtype)).tiny)
+    cand = [0.0, tiny, -tiny, 1e-8, -1e-8, 1e-3, -1e-3, 1.0, -1.0, lo, hi, *declared]
+    # Kinks and jumps of hand-made activations sit mostly on integers and half-integers.
+    step = 0.5 if (hi - lo) <= 400 else max(1.0, 2.0 ** np.ceil(np.log2((hi - lo) / 400)))
+    grid = np.arange(np.ceil(lo / step) * step, hi + step / 2, step)
+    pts = np.concatenate([np.asarray(cand, dtype=np.float64), grid[:1000]])
+    pts = pts[(pts >= lo) & (pts <= hi)]
+    return np.unique(pts)
+
+
+def sample_points(lo: float, hi: float, n: int, seed: int, dtype: str, declared=()) -> np.ndarray:
+    """``n`` points: half an even grid (no gaps), half uniform random (no aliasing), plus special points."""
+    rng = np.random.default_rng(seed)
+    n_grid = n // 2
+    grid = np.linspace(lo, hi, n_grid) if n_grid > 1 else np.empty(0)
+    rand = rng.uniform(lo, hi, n - n_grid)
+    pts = np.concatenate([grid, rand, special_points(lo, hi, dtype, declared)])
+    pts = pts.astype(np.dtype(dtype)).astype(np.float64)  # exactly representable in the checked dtype
+    return np.unique(pts)
+
+
+def fd_step(x: np.ndarray, eps: float) -> np.ndarray:
+    """eps^(1/3) * max(1, |x|), rounded down to a power of two (exact in binary floating point)."""
+    h = np.cbrt(eps) * np.maximum(1.0, np.abs(x))
+    return np.exp2(np.floor(np.log2(h)))
+
+
+@dataclass(frozen=True)
+class Quotients:
+    """Difference quotients around each point, from f at t = -2h, -h, 0, h, 2h."""
+
+    central: np.ndarray  # D(h)
+    central2: np.ndarray  # D(2h)
+    richardson: np.ndarray  # (4 D(h) - D(2h)) / 3
+    forward: np.ndarray  # (f(h) - f(0)) / h
+    backward: np.ndarray  # (f(0) - f(-h)) / h
+    forward2: np.ndarray
+    backward2: np.ndarray
+    noise: np.ndarray  # rounding noise of the quotients
+    trunc: np.ndarray  # truncation error estimate |D(h) - D(2h)|
+    jump: np.ndarray  # size of a jump of f inside [-h, h] (0 where f is continuous there)
+
+
+def quotients(fm2, fm1, f0, fp1, fp2, h, eps: float, fglobal: float = 0.0) -> Quotients:
+    """Central, Richardson and one-sided quotients with error estimates (all elementwise).
+
+    The rounding noise of f is a few ulps of the largest of the values involved and
+    ``fglobal``, the output scale of the batch: cancellation inside a formula leaves errors of
+    the size of its intermediates, not of its result.
+    """
+    with np.errstate(all="ignore"):
+        d1 = (fp1 - fm1) / (2 * h)
+        d2 = (fp2 - fm2) / (4 * h)
+        rich = d1 + (d1 - d2) / 3.0
+        fwd = (fp1 - f0) / h
+        bwd = (f0 - fm1) / h
+        fwd2 = (fp2 - f0) / (2 * h)
+        bwd2 = (f0 - fm2) / (2 * h)
+        fscale = np.maximum.reduce([np.abs(fm2), np.abs(fm1), np.abs(f0), np.abs(fp1), np.abs(fp2)])
+        fscale = np.maximum(fscale, fglobal)
+        trunc = np.abs(d1 - d2)
+        # A jump inside [-h, h] shows in f(h) - f(-h) but not in the outer steps f(2h) - f(h)
+        # and f(-h) - f(-2h), which only see the local slope (kinks and smooth parts alike).
+        a1 = np.abs(fp1 - fm1)
+        outer = np.abs(fp2 - fp1) + np.abs(fm1 - fm2)
+        is_jump = (a1 > 16 * outer) & (a1 > 256 * ULPS_PER_EVAL * eps * np.maximum(fscale, 1e-300))
+        jump = np.where(is_jump, a1, 0.0)
+        noise = ULPS_PER_EVAL * eps * fscale / h
+    return Quotients(d1, d2, rich, fwd, bwd, fwd2, bwd2, noise, trunc, jump)
+
+
+@dataclass(frozen=True)
+class FDComparison:
+    """Where a gradient agrees with finite differences."""
+
+    ok: np.ndarray  # accepted (smoothly, or as a subgradient at a kink)
+    smooth_ok: np.ndarray  # accepted by the smooth (Richardson) test alone
+    kink: np.ndarray  # one-sided slopes disagree: a kink at (or within h of) the point
+    abs_err: np.ndarray  # |g - Richardson estimate|
+    rel_err: np.ndarray
+    tol: np.ndarray
+
+
+def compare_with_fd(g: np.ndarray, q: Quotients, tol: Tolerance) -> FDComparison:
+    """Accept ``g`` where it matches the Richardson estimate within its error estimate, or where
+    the one-sided slopes disagree (a kink) and ``g`` lies between them (a valid subgradient)."""
+    with np.errstate(all="ignore"):
+        ref = q.richardson
+        err = np.abs(g - ref)
+        t = tol.fd_rtol * np.abs(ref) + tol.fd_atol + 4 * q.noise + 2 * q.trunc
+        smooth_ok = err <= t
+        slopes = np.stack([q.forward, q.backward, q.forward2, q.backward2])
+        lo = np.min(slopes, axis=0) - t
+        hi = np.max(slopes, axis=0) + t
+        in_hull = (g >= lo) & (g <= hi)
+        spread = np.abs(q.forward - q.backward)
+        spread2 = np.abs(q.forward2 - q.backward2)
+        # Kink: one-sided slopes differ by more than the tolerance, and the difference does not
+        # grow with the step as curvature would (curvature doubles it from h to 2h).
+        kink = (spread > 10 * t) & (spread2 < 1.5 * spread) & (q.jump == 0)
+        nonsmooth = (np.maximum(spread, spread2) > t) | (q.trunc > t)
+        ok = (smooth_ok | (nonsmooth & in_hull)) & (q.jump == 0) & np.isfinite(g)
+        rel = err / np.maximum(np.abs(ref), 1e-3 * np.maximum(np.nanmax(np.abs(ref)) if ref.size else 1.0, 1e-300))
+    return FDComparison(ok, smooth_ok, kink, err, rel, t)
+
+
+def cluster_points(x: np.ndarray, weight: np.ndarray, width: np.ndarray, limit: int = 20) -> list[float]:
+    """Merge nearby flagged points (within ``width``) into one representative each (largest weight)."""
+    if x.size == 0:
+        return []
+    order = np.argsort(x)
+    x, weight, width = x[order], weight[order], width[order]
+    out, start = [], 0
+    for i in range(1, x.size + 1):
+        if i == x.size or x[i] - x[i - 1] > 4 * max(width[i - 1], width[min(i, x.size - 1)]):
+            out.append(_representative(x[start:i], weight[start:i]))
+            start = i
+    return out[:limit]
+
+
+def _representative(xs: np.ndarray, w: np.ndarray) -> float:
+    """A cluster's point: the roundest number in it (kinks sit at 0, 6, 2.5...), else the heaviest."""
+    for decimals in range(0, 7):
+        hit = np.nonzero(np.round(xs, decimals) == xs)[0]
+        if hit.size:
+            return float(xs[hit[np.argmin(np.abs(xs[hit]))]]) + 0.0
+    return float(xs[np.argmax(w)])
+
+
+def kink_candidates(x: np.ndarray, f: np.ndarray, g: np.ndarray, eps: float) -> np.ndarray:
+    """Locate kinks between consecutive sorted samples from where the tangent lines intersect.
+
+    Where the gradient changes abruptly between neighbours (much more than its local trend), the
+    kink of a piecewise-smooth function lies where the two tangents meet; exact for piecewise
+    linear pieces. Returns the located points (snapped to round numbers when very close).
+    """
+    if x.size < 4:
+        return np.empty(0)
+    with np.errstate(all="ignore"):
+        dg = np.abs(np.diff(g))
+        gscale = np.nanmedian(np.abs(g)) + np.nanmedian(dg) + 1e-12
+        # neighbours' changes: an isolated large change marks a kink
+        local = np.maximum(np.concatenate([[0.0], dg[:-1]]), np.concatenate([dg[1:], [0.0]]))
+        cand = np.nonzero(np.isfinite(dg) & (dg > 1e3 * eps * gscale) & (dg > 4 * local) & (dg > 1e-3 * gscale))[0]
+        cand = cand[:200]
+        x0, x1 = x[cand], x[cand + 1]
+        f0, f1, g0, g1 = f[cand], f[cand + 1], g[cand], g[cand + 1]
+        xs = (f1 - f0 + g0 * x0 - g1 * x1) / (g0 - g1)
+        xs = xs[np.isfinite(xs) & (xs >= x0) & (xs <= x1)]
+        snapped = np.round(xs, 6)
+        xs = np.where(np.abs(snapped - xs) <= 1e-7 * np.maximum(1.0, np.abs(xs)), snapped, xs)
+    return np.unique(xs)

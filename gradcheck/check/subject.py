@@ -1,0 +1,236 @@
+"""The activation under test, wrapped so that checks can call it on NumPy batches.
+
+This is the only place that knows how each kind is called (function, custom-gradient
+function, Keras layer), which dtype it is checked in, and how the user's exceptions are
+turned into one-line reasons.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+_TOOL_DIRS = tuple(
+    os.path.dirname(m.__file__) + os.sep
+    for m in (tf,)
+) + (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,)
+
+
+class UserCodeError(Exception):
+    """The user's activation raised or returned something unusable; ``reason`` is one line.
+
+    ``stage`` is "forward" or "gradient": where it happened.
+    """
+
+    def __init__(self, reason: str, stage: str = "forward"):
+        super().__init__(reason)
+        self.reason = reason
+        self.stage = stage
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``TypeError: message (file.py:12)`` naming the innermost frame in the user's code."""
+    msg = str(exc).strip().splitlines()
+    first = msg[0] if msg else ""
+    if len(first) > 200:
+        first = first[:197] + "..."
+    where = ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        fn = os.path.abspath(frame.filename)
+        if "site-packages" in fn or fn.startswith(_TOOL_DIRS) or fn.startswith("<"):
+            continue
+        where = f" ({os.path.basename(fn)}:{frame.lineno})"
+        break
+    return f"{type(exc).__name__}: {first}{where}" if first else f"{type(exc).__name__}{where}"
+
+
+def find_custom_gradient(obj):
+    """The ``tf.custom_gradient`` wrapper inside ``obj`` (through tf.function / decorators), or None."""
+    seen = set()
+    while obj is not None and id(obj) not in seen:
+        seen.add(id(obj))
+        dec = getattr(obj, "_tf_decorator", None)
+        if getattr(dec, "decorator_name", None) == "custom_gradient":
+            return obj
+        obj = getattr(obj, "python_function", None) or getattr(obj, "__wrapped__", None)
+    return None
+
+
+def _describe_value(y) -> str:
+    if y is None:
+        return "None"
+    if isinstance(y, (tf.Tensor, tf.Variable)):
+        return f"a {y.dtype.name} tensor of shape {tuple(y.shape)}"
+    if isinstance(y, np.ndarray):
+        return f"a NumPy array ({y.dtype}, shape {y.shape})"
+    return f"a {type(y).__name__}"
+
+
+@dataclass
+class Evaluation:
+    """Forward output and, when asked, gradients for one batch."""
+
+    y: np.ndarray
+    g: np.ndarray | None = None  # d<u, y>/dx, None when TF returned None
+    g_raw: object = None  # what TF returned, for shape/dtype checks
+    g2: np.ndarray | None = None  # with upstream 2u
+    weight_grads: list | None = None
+    weight_grads2: list | None = None
+
+
+class Subject:
+    """A callable activation checked in one dtype."""
+
+    def __init__(self, activation, dtype: str):
+        self.activation = activation
+        self.kind = activation.kind
+        self.dtype = dtype
+        self.tol_dtype = dtype  # float32 when the arithmetic inside is float32
+        self.tf_dtype = tf.as_dtype(dtype)
+        self.layer = None
+        obj = activation.obj
+        if self.kind == "layer":
+            self.layer = build_layer(obj, dtype)
+            self._call = self.layer
+        else:
+            self._call = obj
+        self.custom = find_custom_gradient(obj) if self.kind == "custom_gradient" else None
+        self.is_tf_function = isinstance(obj, tf.types.experimental.GenericFunction)
+
+    # -- calling ---------------------------------------------------------------------
+    @property
+    def weights(self) -> list:
+        return list(self.layer.trainable_weights) if self.layer is not None else []
+
+    def call(self, x: tf.Tensor, fn=None):
+        fn = fn or self._call
+        try:
+            y = fn(x)
+        except UserCodeError:
+            raise
+        except Exception as exc:  # the user's code: any exception is a reason, not a crash
+            raise UserCodeError(f"raised {describe_exception(exc)}") from exc
+        self.validate_output(y, x)
+        return y
+
+    def validate_output(self, y, x) -> None:
+        if not isinstance(y, (tf.Tensor, tf.Variable)) or isinstance(y, tf.RaggedTensor):
+            if isinstance(y, tuple) and len(y) == 2 and callable(y[1]):
+                raise UserCodeError("returned a (value, grad_fn) pair: decorate it with @tf.custom_gradient")
+            raise UserCodeError(f"returned {_describe_value(y)}, expected a tensor like its input")
+        if not y.dtype.is_floating:
+            raise UserCodeError(f"returned a {y.dtype.name} tensor, expected a floating-point tensor")
+        if tuple(y.shape) != tuple(x.shape):
+            raise UserCodeError(f"returned shape {tuple(y.shape)} for input shape {tuple(x.shape)}")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.call(tf.constant(x, self.tf_dtype)).numpy().astype(np.float64)
+
+    def evaluate(self, x: np.ndarray, u: np.ndarray, *, weights=False, twice=False, fn=None) -> Evaluation:
+        """Forward and reverse pass as training runs them: GradientTape, upstream ``u``."""
+        xt = tf.constant(x, self.tf_dtype)
+        ws = self.weights if weights else []
+        with tf.GradientTape(persistent=twice) as tape:
+            tape.watch(xt)
+            y = self.call(xt, fn)
+        ut = tf.constant(u, y.dtype)
+        out = Evaluation(y=y.numpy().astype(np.float64))
+        try:
+            grads = tape.gradient(y, [xt] + ws, output_gradients=ut)
+            if twice:
+                grads2 = tape.gradient(y, [xt] + ws, output_gradients=2 * ut)
+        except Exception as exc:
+            raise UserCodeError(f"gradient computation raised {describe_exception(exc)}", "gradient") from exc
+        out.g_raw = grads[0]
+        out.g = _to_numpy(grads[0])
+        out.weight_grads = [_to_numpy(g) for g in grads[1:]]
+        if twice:
+            out.g2 = _to_numpy(grads2[0])
+            out.weight_grads2 = [_to_numpy(g) for g in grads2[1:]]
+        return out
+
+    def autodiff_of_forward(self, x: np.ndarray, u: np.ndarray) -> np.ndarray | None:
+        """Autodiff of the forward ops of a custom-gradient function, ignoring its grad_fn."""
+        raw = self.custom.__wrapped__
+        xt = tf.constant(x, self.tf_dtype)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            out = raw(xt)
+            y = out[0] if isinstance(out, (tuple, list)) else out
+        return _to_numpy(tape.gradient(y, xt, output_gradients=tf.constant(u, y.dtype)))
+
+    def graph_function(self):
+        """forward + gradient compiled with tf.function (as Keras training runs it)."""
+        call = self._call
+
+        @tf.function(reduce_retracing=True)
+        def fwd_bwd(x, u):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = call(x)
+            g = tape.gradient(y, x, output_gradients=u)
+            return y, (tf.zeros_like(x) * np.nan if g is None else g)
+
+        return fwd_bwd
+
+
+def _to_numpy(g):
+    if g is None:
+        return None
+    if isinstance(g, tf.IndexedSlices):
+        g = tf.convert_to_tensor(g)
+    return np.asarray(g.numpy(), dtype=np.float64)
+
+
+def build_layer(obj, dtype: str):
+    """Instantiate a Layer subclass with the given dtype policy (instances are used as they are)."""
+    import keras
+
+    if not isinstance(obj, type):
+        return obj
+    old = keras.config.dtype_policy()
+    try:
+        keras.config.set_dtype_policy(dtype)
+        return obj()
+    except Exception as exc:
+        raise UserCodeError(f"could not be built with no arguments: {describe_exception(exc)}") from exc
+    finally:
+        keras.config.set_dtype_policy(old)
+
+
+def choose_subject(activation, probe: np.ndarray) -> tuple[Subject, str | None]:
+    """A Subject in float64 when the activation runs in float64, else float32.
+
+    Returns the subject and a note saying why float32 was used. Raises UserCodeError when
+    it runs in neither.
+    """
+    note = None
+    try:
+        s = Subject(activation, "float64")
+        y = s.call(tf.constant(probe, tf.float64))
+        if y.dtype == tf.float64:
+            if _computes_in_float32(y):
+                s.tol_dtype = "float32"
+                return s, "float64 inputs but float32 arithmetic inside: float32 tolerances"
+            return s, None
+        note = f"returns {y.dtype.name} for float64 input: checked in float32"
+    except UserCodeError as exc:
+        note = f"does not run in float64 ({exc.reason}): checked in float32"
+    s = Subject(activation, "float32")
+    y = s.call(tf.constant(probe, tf.float32))
+    if y.dtype != tf.float32:
+        raise UserCodeError(f"returned a {y.dtype.name} tensor for float32 input")
+    return s, note
+
+
+def _computes_in_float32(y) -> bool:
+    """True when float64 outputs are all exactly float32 numbers although inputs are not."""
+    vals = y.numpy().ravel()
+    nontrivial = vals[(vals != 0) & np.isfinite(vals) & (vals != np.round(vals))]
+    if nontrivial.size < 4:
+        return False
+    return bool(np.all(nontrivial.astype(np.float32).astype(np.float64) == nontrivial))
