@@ -1,0 +1,141 @@
+"""Find the activations a loaded module defines (the contract's "Discovery" rules).
+
+An activation is a public name (no leading ``_``, and listed in ``__all__`` if the module
+has one) bound to an object defined in the module itself, that :func:`classify` accepts:
+
+- ``"custom_gradient"``: a ``tf.custom_gradient`` / ``keras.ops.custom_gradient``
+  function, also under ``tf.function``; :func:`find_custom_gradient` reaches the wrapper;
+- ``"function"``: a Python function, lambda or ``tf.function`` callable with one argument;
+- ``"layer"``: a ``keras.layers.Layer`` subclass whose constructor needs no arguments
+  (not instantiated here), or a Layer *instance* bound at module level
+  (``act = MyLayer(alpha=0.2)``) whose class the module defines. For an instance,
+  ``Activation.obj`` is the instance itself, so checkers must accept both a class
+  (build it) and an instance (use it as is).
+
+Cheap on purpose: TensorFlow and Keras are never imported here. An object can only be a
+``tf.function`` or a Layer if the user's module already imported them, so their types
+are taken from ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from dataclasses import dataclass
+from types import ModuleType
+
+from .marker import options_of
+
+FUNCTION, CUSTOM_GRADIENT, LAYER = "function", "custom_gradient", "layer"
+_P = inspect.Parameter
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str  # attribute name in the module
+    kind: str  # "function" | "custom_gradient" | "layer"
+    obj: object  # function / tf.function / custom_gradient wrapper / Layer subclass or instance
+    file: str  # the path as the user gave it (or as found under a folder)
+    options: dict  # from @gradcheck.options (marker.options_of)
+    id: str  # f"{file}::{name}"
+
+
+def discover(module: ModuleType, file: str) -> list[Activation]:
+    """The activations ``module`` defines, in definition order, each with id ``file::name``."""
+    exported = getattr(module, "__all__", None)
+    try:
+        allowed = None if exported is None else set(exported)
+    except TypeError:  # a malformed __all__: treat as absent rather than crash
+        allowed = None
+    found = []
+    for name, obj in list(vars(module).items()):
+        if name.startswith("_") or (allowed is not None and name not in allowed):
+            continue
+        if not _defined_in(obj, module.__name__):
+            continue  # imported into the module, e.g. `from tensorflow.nn import relu`
+        kind = classify(obj)
+        if kind is not None:
+            found.append(Activation(name, kind, obj, file, options_of(obj), f"{file}::{name}"))
+    return found
+
+
+def classify(obj: object) -> str | None:
+    """``"function"``, ``"custom_gradient"``, ``"layer"``, or None if not an activation."""
+    try:
+        return _classify(obj)
+    except Exception:  # odd user objects (__getattr__ that raises, broken signatures)
+        return None
+
+
+def find_custom_gradient(obj: object) -> object | None:
+    """The ``tf.custom_gradient`` wrapper in ``obj``'s ``python_function``/``__wrapped__``
+    chain (``obj`` itself if it is one); its ``__wrapped__`` returns ``(y, grad_fn)``."""
+    for o in _chain(obj):
+        if getattr(getattr(o, "_tf_decorator", None), "decorator_name", None) == "custom_gradient":
+            return o
+    return None
+
+
+def _classify(obj: object) -> str | None:
+    if inspect.ismodule(obj):
+        return None
+    layer = _layer_type()
+    if isinstance(obj, type):
+        if layer is not None and issubclass(obj, layer) and _buildable(obj):
+            return LAYER
+        return None  # plain classes, and Layers that need constructor arguments
+    if layer is not None and isinstance(obj, layer):
+        return LAYER
+    if find_custom_gradient(obj) is not None:
+        return CUSTOM_GRADIENT if _takes_one_arg(obj) else None
+    if inspect.isfunction(obj) or _is_tf_function(obj):
+        return FUNCTION if _takes_one_arg(obj) else None
+    return None
+
+
+def _chain(obj: object):
+    """``obj`` and what it wraps (tf.function -> custom_gradient wrapper -> user function)."""
+    seen = set()
+    while obj is not None and id(obj) not in seen and len(seen) < 20:
+        seen.add(id(obj))
+        yield obj
+        obj = getattr(obj, "python_function", None) or getattr(obj, "__wrapped__", None)
+
+
+def _defined_in(obj: object, module_name: str) -> bool:
+    # Layer instances report their class's module; wrappers copy or wrap the user's function.
+    return any(getattr(o, "__module__", None) == module_name for o in _chain(obj))
+
+
+def _layer_type() -> type | None:
+    keras = sys.modules.get("keras")
+    return getattr(getattr(keras, "layers", None), "Layer", None)
+
+
+def _is_tf_function(obj: object) -> bool:
+    tf = sys.modules.get("tensorflow")
+    generic = getattr(getattr(getattr(tf, "types", None), "experimental", None), "GenericFunction", None)
+    return generic is not None and isinstance(obj, generic)
+
+
+def _takes_one_arg(fn: object) -> bool:
+    """Callable as ``fn(x)``: one required positional parameter, or none but room for one."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind is _P.KEYWORD_ONLY and p.default is _P.empty for p in params):
+        return False
+    positional = [p for p in params if p.kind in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is _P.empty]
+    var_args = any(p.kind is _P.VAR_POSITIONAL for p in params)
+    return len(required) == 1 or (not required and bool(positional or var_args))
+
+
+def _buildable(cls: type) -> bool:
+    """Whether ``cls()`` needs no arguments, judged from ``__init__``'s signature."""
+    try:
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # drop self
+    except (TypeError, ValueError):
+        return False
+    return all(p.default is not _P.empty or p.kind in (_P.VAR_POSITIONAL, _P.VAR_KEYWORD) for p in params)

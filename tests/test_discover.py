@@ -1,0 +1,240 @@
+"""Discovery: which names of a user module are activations, and of which kind."""
+
+import sys
+import textwrap
+
+import keras
+import pytest
+import tensorflow as tf
+
+from gradcheck.discover import Activation, classify, discover, find_custom_gradient
+from gradcheck.loader import load_module
+
+HEADER = "import tensorflow as tf\nimport keras\nimport gradcheck\n"
+
+
+@pytest.fixture(autouse=True)
+def _isolate_imports(tmp_path):
+    # The user's modules and their siblings must not leak into the next test (other
+    # modules stay: re-importing TensorFlow parts is not safe).
+    path = list(sys.path)
+    yield
+    for name, mod in list(sys.modules.items()):
+        if str(getattr(mod, "__file__", None) or "").startswith(str(tmp_path)):
+            del sys.modules[name]
+    sys.path[:] = path
+
+
+def found(tmp_path, source, name="acts.py"):
+    path = tmp_path / name
+    path.write_text(HEADER + textwrap.dedent(source))
+    return discover(load_module(str(path)), f"shown/{name}")
+
+
+def kinds(tmp_path, source):
+    return {a.name: a.kind for a in found(tmp_path, source)}
+
+
+def test_every_kind_is_found_in_definition_order(tmp_path):
+    acts = found(
+        tmp_path,
+        """
+        def plain(x):
+            return x * tf.sigmoid(x)
+
+        lam = lambda x: tf.nn.relu(x)
+
+        @tf.function
+        def compiled(x):
+            return tf.tanh(x)
+
+        @tf.custom_gradient
+        def custom(x):
+            return x, lambda dy: dy
+
+        @tf.function
+        @tf.custom_gradient
+        def compiled_custom(x):
+            return x, lambda dy: dy
+
+        @keras.ops.custom_gradient
+        def keras_custom(x):
+            def grad(*args, upstream=None):
+                return upstream
+            return x, grad
+
+        class Swish(keras.layers.Layer):
+            def __init__(self, beta=1.0, **kwargs):
+                super().__init__(**kwargs)
+                self.beta = beta
+
+            def call(self, x):
+                return x * tf.sigmoid(self.beta * x)
+        """,
+    )
+    assert [(a.name, a.kind) for a in acts] == [
+        ("plain", "function"),
+        ("lam", "function"),
+        ("compiled", "function"),
+        ("custom", "custom_gradient"),
+        ("compiled_custom", "custom_gradient"),
+        ("keras_custom", "custom_gradient"),
+        ("Swish", "layer"),
+    ]
+    swish = acts[-1]
+    assert swish.id == "shown/acts.py::Swish" and swish.file == "shown/acts.py"
+    assert isinstance(swish.obj, type)  # not instantiated by discovery
+
+
+def test_custom_gradient_wrapper_is_reachable_under_tf_function(tmp_path):
+    acts = {a.name: a for a in found(
+        tmp_path,
+        """
+        @tf.function
+        @tf.custom_gradient
+        def compiled_custom(x):
+            return 2 * x, lambda dy: 2 * dy
+        """,
+    )}
+    wrapper = find_custom_gradient(acts["compiled_custom"].obj)
+    y, grad = wrapper.__wrapped__(tf.constant(3.0))  # the user's (y, grad_fn) function
+    assert float(y) == 6.0 and float(grad(tf.constant(1.0))) == 2.0
+
+
+def test_layers_needing_arguments_are_ignored(tmp_path):
+    assert kinds(
+        tmp_path,
+        """
+        class NeedsAlpha(keras.layers.Layer):
+            def __init__(self, alpha, **kwargs):
+                super().__init__(**kwargs)
+
+        class NeedsKeyword(keras.layers.Layer):
+            def __init__(self, *, alpha, **kwargs):
+                super().__init__(**kwargs)
+
+        class Default(keras.layers.Layer):
+            def call(self, x):
+                return x
+        """,
+    ) == {"Default": "layer"}
+
+
+def test_layer_instance_at_module_level_is_a_layer(tmp_path):
+    acts = {a.name: a for a in found(
+        tmp_path,
+        """
+        class Leaky(keras.layers.Layer):
+            def __init__(self, alpha, **kwargs):
+                super().__init__(**kwargs)
+                self.alpha = alpha
+
+            def call(self, x):
+                return tf.where(x > 0, x, self.alpha * x)
+
+        leaky = Leaky(0.2)
+        stock = keras.layers.ReLU()  # class defined in keras: not this module's
+        """,
+    )}
+    assert set(acts) == {"leaky"}
+    assert acts["leaky"].kind == "layer" and acts["leaky"].obj.alpha == 0.2
+
+
+def test_all_limits_the_names_considered(tmp_path):
+    assert kinds(
+        tmp_path,
+        """
+        __all__ = ["kept"]
+
+        def kept(x):
+            return x
+
+        def dropped(x):
+            return x
+        """,
+    ) == {"kept": "function"}
+
+
+def test_imports_private_names_and_non_activations_are_ignored(tmp_path):
+    (tmp_path / "helpers_disc.py").write_text("def sibling_act(x):\n    return x\n")
+    assert kinds(
+        tmp_path,
+        """
+        import numpy as np
+        from tensorflow.nn import relu
+        from keras.activations import gelu
+        from helpers_disc import sibling_act
+
+        SCALE = 1.5
+        TABLE = {"a": 1}
+
+        def _private(x):
+            return x
+
+        def blend(x, y):
+            return x + y
+
+        def needs_keyword(x, *, alpha):
+            return x * alpha
+
+        def no_args():
+            return 0
+
+        class Plain:
+            def __call__(self, x):
+                return x
+
+        plain_instance = Plain()
+
+        def with_default(x, alpha=0.1):
+            return tf.maximum(x, alpha * x)
+
+        def star_args(*args):
+            return args[0]
+        """,
+    ) == {"with_default": "function", "star_args": "function"}
+
+
+def test_options_marker_is_attached(tmp_path):
+    acts = {a.name: a for a in found(
+        tmp_path,
+        """
+        @gradcheck.options(range=(0.0, 4.0), kinks=[0.0])
+        def marked(x):
+            return tf.sqrt(x)
+
+        @gradcheck.options(samples=16)
+        @tf.function
+        def marked_compiled(x):
+            return x
+
+        @gradcheck.skip("slow")
+        class MarkedLayer(keras.layers.Layer):
+            def call(self, x):
+                return x
+
+        def unmarked(x):
+            return x
+        """,
+    )}
+    assert acts["marked"].options == {"range": (0.0, 4.0), "kinks": [0.0]}
+    assert acts["marked_compiled"].options == {"samples": 16}
+    assert acts["MarkedLayer"].options == {"skip": "slow"}
+    assert acts["unmarked"].options == {}
+
+
+def test_classify_rejects_non_activations():
+    assert classify(None) is None
+    assert classify(3.0) is None
+    assert classify(tf) is None
+    assert classify(dict) is None
+    assert classify(lambda x, y: x) is None
+    assert classify(keras.layers.Dense) is None  # needs `units`
+    assert classify(keras.layers.ReLU) == "layer"
+    assert classify(tf.function(lambda x: x)) == "function"
+
+
+def test_activation_is_frozen():
+    act = Activation("f", "function", abs, "a.py", {}, "a.py::f")
+    with pytest.raises(AttributeError):
+        act.name = "g"
