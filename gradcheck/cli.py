@@ -1,0 +1,186 @@
+"""The ``gradcheck`` command: options, pyproject defaults, progress, the chosen formatter.
+
+No TensorFlow here, and nothing heavy at import time: ``--help`` and ``--version`` stay
+instant, and the runner/reporters are imported only when a run starts.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import replace
+
+import click
+
+from . import __version__
+from .config import FORMATS, ConfigError, find_pyproject, load_config
+from .settings import DEFAULT_RANGE, DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, Settings
+from .targets import TargetError, expand_targets
+
+
+class PositiveFloat(click.ParamType):
+    """A finite float > 0 (click's FloatRange lets ``nan`` and ``inf`` through)."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a valid number.", param, ctx)
+        if not (math.isfinite(number) and number > 0):
+            self.fail(f"{value!r} is not a finite number > 0.", param, ctx)
+        return number
+
+
+def _check_range(ctx, param, value):
+    lo, hi = value
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise click.BadParameter(f"LO and HI must be finite, got {lo:g} {hi:g}.", ctx, param)
+    if not lo < hi:
+        raise click.BadParameter(f"LO must be less than HI, got {lo:g} {hi:g}.", ctx, param)
+    return value
+
+
+def _read_config(ctx, param, value):
+    """Eager: load ``[tool.gradcheck]`` into ``ctx.default_map`` before the other options
+    get their values, so that command-line flags still win (black's approach)."""
+    try:
+        path = value or find_pyproject(list(ctx.params.get("targets") or ()))
+        if not path:
+            return None
+        config = load_config(path)
+    except ConfigError as e:
+        raise click.UsageError(str(e), ctx) from None
+    ctx.meta["gradcheck.overrides"] = config.pop("overrides", None)
+    ctx.meta["gradcheck.config"] = str(path)
+    ctx.default_map = {**(ctx.default_map or {}), **config}  # keys are our parameter names
+    return str(path)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+# Eager so that the config callback below can start its search from the targets.
+@click.argument("targets", nargs=-1, required=True, is_eager=True, metavar="TARGET...")
+@click.option("--format", "format", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="text: a table for people; json / junit: machine-readable on stdout.")
+@click.option("--samples", type=click.IntRange(min=1), default=DEFAULT_SAMPLES, show_default=True,
+              help="Sample points per activation (per dtype checked).")
+@click.option("--range", "range", type=(float, float), default=DEFAULT_RANGE, show_default=True,
+              metavar="LO HI", callback=_check_range, help="Input interval sampled.")
+@click.option("--seed", type=click.IntRange(min=0), default=DEFAULT_SEED, show_default=True,
+              help="Seed of the sampling; same seed, same verdicts.")
+@click.option("--timeout", type=PositiveFloat(), default=DEFAULT_TIMEOUT, show_default=True,
+              metavar="SECONDS", help="Per activation; longer is reported as error.")
+@click.option("--rtol", type=PositiveFloat(), default=None, help="Relative tolerance [default: per dtype].")
+@click.option("--atol", type=PositiveFloat(), default=None, help="Absolute tolerance [default: per dtype].")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes.")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files found in folders that match.")
+@click.option("--plot", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Write a PNG of function and gradients per activation (needs matplotlib).")
+@click.option("--stability/--no-stability", default=True, show_default=True,
+              help="Also sweep low-precision dtypes far outside the range for overflow/NaN.")
+@click.option("-q", "--quiet", count=True, help="Less output: -q problems only, -qq summary only.")
+@click.option("-v", "--verbose", count=True, help="More output: every check, timings; -vv shows worker output.")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False), is_eager=True,
+              expose_value=False, callback=_read_config, metavar="FILE",
+              help="pyproject.toml to read [tool.gradcheck] from [default: found walking up from the targets].")
+@click.version_option(__version__, "--version", prog_name="gradcheck", message="%(prog)s %(version)s")
+@click.pass_context
+def gradcheck(ctx, targets, format, samples, range, seed, timeout, rtol, atol, jobs, exclude, plot,
+              stability, quiet, verbose):
+    """Check the gradients of the activation functions in TARGET...
+
+    TARGET is a .py file, a folder (every *.py below it) or file.py::name.
+    """
+    try:
+        job_list = expand_targets(list(targets), tuple(exclude))
+    except TargetError as e:
+        raise click.BadParameter(str(e), ctx, _param(ctx, "targets")) from None
+    settings = Settings(samples=samples, range=range, seed=seed, timeout=timeout, rtol=rtol, atol=atol,
+                        stability=stability)
+    verbosity = verbose - quiet
+    if verbosity >= 1 and ctx.meta.get("gradcheck.config"):
+        click.echo(f"config: {ctx.meta['gradcheck.config']}", err=True)
+
+    from .report import get_formatter
+    from .runner import run
+
+    started = time.perf_counter()
+    with _progress(enabled=format == "text" and verbosity >= 0 and _is_tty(sys.stderr)) as on_event:
+        report = run(job_list, settings, jobs_n=jobs, overrides=ctx.meta.get("gradcheck.overrides"),
+                     plot_dir=plot, on_event=on_event, show_worker_output=verbosity >= 2)
+    # The JSON needs the effective settings and the text summary a total time; fill in
+    # whatever the runner left out.
+    effective = {"samples": samples, "range": list(range), "seed": seed, "timeout": timeout, "rtol": rtol,
+                 "atol": atol, "stability": stability}
+    report = replace(report, settings={**effective, **report.settings})
+    if "total" not in dict(report.timings):
+        report = replace(report, timings=(*report.timings, ("total", time.perf_counter() - started)))
+
+    color = _is_tty(sys.stdout) and not os.environ.get("NO_COLOR")
+    get_formatter(format, verbosity=verbosity, color=color).write(report, sys.stdout)
+    sys.stdout.flush()
+    return report.exit_code
+
+
+def _param(ctx, name):
+    return next(p for p in ctx.command.params if p.name == name)
+
+
+def _is_tty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class _progress:
+    """A rich progress bar on stderr fed by the runner's events; a no-op when disabled."""
+
+    def __init__(self, enabled: bool):
+        self.bar = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self.task = self.bar.add_task("loading", total=None)
+
+    def __enter__(self):
+        if self.bar is None:
+            return None
+        self.bar.start()
+        return self.on_event
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+
+    def on_event(self, kind, payload):
+        task = self.bar.tasks[0]
+        if kind == "discovered":
+            self.bar.update(self.task, total=(task.total or 0) + payload[1])
+        elif kind == "started":
+            self.bar.update(self.task, description=str(payload))
+        elif kind == "finished":
+            self.bar.advance(self.task)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run gradcheck; return the exit status (console scripts ``sys.exit`` it)."""
+    try:
+        return gradcheck.main(args=argv, prog_name="gradcheck", standalone_mode=False)
+    except click.ClickException as e:
+        # One line, click's wording, always status 2 (usage errors).
+        click.echo(f"Error: {e.format_message()}", err=True)
+        return 2
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        return 130
+    except BrokenPipeError:  # `gradcheck ... | head`: stop quietly, and keep Python's exit flush quiet too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

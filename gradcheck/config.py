@@ -1,0 +1,156 @@
+"""``[tool.gradcheck]`` in pyproject.toml: finding it and turning it into click defaults.
+
+Discovery (like black's project root): walk up from the common parent of the targets
+(or the cwd) and use the first ``pyproject.toml`` that has a ``[tool.gradcheck]`` table.
+A ``pyproject.toml`` without the table is passed over (monorepo sub-projects), and the
+walk stops at the first folder holding ``.git`` or ``.hg`` (the repository root), so a
+config outside the project is never picked up. No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+FORMATS = ("text", "json", "junit")
+# Top-level keys of [tool.gradcheck]; each is also the click parameter name it feeds,
+# except "overrides", which has no command-line form.
+KEYS = ("samples", "range", "seed", "timeout", "rtol", "atol", "exclude", "format", "jobs",
+        "stability", "plot", "overrides")
+OVERRIDE_KEYS = ("range", "samples", "seed", "timeout", "rtol", "atol", "kinks", "skip", "stability")
+_ROOT_MARKERS = (".git", ".hg")
+
+
+class ConfigError(ValueError):
+    """A pyproject.toml that cannot be used (the CLI turns it into exit status 2)."""
+
+
+def find_pyproject(paths: list[str]) -> Path | None:
+    """The ``pyproject.toml`` with a ``[tool.gradcheck]`` table that governs ``paths``."""
+    start = _common_parent(paths)
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and "gradcheck" in _read(candidate).get("tool", {}):
+            return candidate
+        if any((folder / marker).exists() for marker in _ROOT_MARKERS):
+            return None
+    return None
+
+
+def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The validated ``[tool.gradcheck]`` table of ``path`` as a click ``default_map``.
+
+    Keys are click parameter names (``-`` becomes ``_``); ``exclude`` is a tuple, ``range``
+    a pair of floats, and ``overrides`` maps each glob to a dict of :class:`Settings` keys.
+    An empty dict if the file has no ``[tool.gradcheck]`` table.
+    """
+    path = Path(path)
+    table = _read(path).get("tool", {}).get("gradcheck", {})
+    where = f"{path}: [tool.gradcheck]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    config = {}
+    for raw_key, value in table.items():
+        key = raw_key.replace("-", "_")
+        if key not in KEYS:
+            raise ConfigError(f"{where}: unknown key '{raw_key}'; allowed keys: {', '.join(KEYS)}")
+        if key == "overrides":
+            config[key] = _overrides(value, f"{path}: [tool.gradcheck.overrides]")
+        else:
+            config[key] = _value(key, value, where)
+    return config
+
+
+def _common_parent(paths: list[str]) -> Path:
+    folders = []
+    for target in paths:
+        p = Path(target.partition("::")[0]).resolve()
+        folders.append(p if p.is_dir() else p.parent)
+    if not folders:
+        return Path.cwd().resolve()
+    return Path(os.path.commonpath(folders))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _value(key: str, value: Any, where: str) -> Any:
+    """``value`` checked (and normalised) for the command-line option ``key``."""
+
+    def bad(expected: str):
+        return ConfigError(f"{where}: '{key}' must be {expected}, got {value!r}")
+
+    if key in ("samples", "jobs"):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise bad("an integer >= 1")
+    elif key == "seed":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise bad("an integer >= 0")
+    elif key in ("timeout", "rtol", "atol"):
+        if not _number(value) or value <= 0:
+            raise bad("a number > 0")
+        value = float(value)
+    elif key == "range":
+        if not (isinstance(value, list) and len(value) == 2 and all(map(_number, value))):
+            raise bad("a list [LO, HI] of two numbers")
+        if not value[0] < value[1]:
+            raise bad("a list [LO, HI] with LO < HI")
+        value = (float(value[0]), float(value[1]))
+    elif key == "exclude":
+        value = [value] if isinstance(value, str) else value
+        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise bad("a glob or a list of globs")
+        value = tuple(value)
+    elif key == "format":
+        if value not in FORMATS:
+            raise bad(f"one of {', '.join(FORMATS)}")
+    elif key == "stability":
+        if not isinstance(value, bool):
+            raise bad("true or false")
+    elif key == "plot":
+        if not isinstance(value, str) or not value:
+            raise bad("a folder path")
+    return value
+
+
+def _overrides(value: Any, where: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ConfigError(f"{where} must be a table of tables, e.g. [tool.gradcheck.overrides.\"*::relu*\"]")
+    result = {}
+    for glob, table in value.items():
+        opts = {k.replace("-", "_"): v for k, v in table.items()}
+        here = f'{where[:-1]}."{glob}"]'
+        unknown = sorted(set(opts) - set(OVERRIDE_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"{here}: unknown key '{unknown[0]}'; allowed keys: {', '.join(OVERRIDE_KEYS)}"
+            )
+        for key, v in opts.items():
+            if key == "skip":
+                if not isinstance(v, str):
+                    raise ConfigError(f"{here}: 'skip' must be a reason (a string), got {v!r}")
+            elif key == "kinks":
+                if not (isinstance(v, list) and all(map(_number, v))):
+                    raise ConfigError(f"{here}: 'kinks' must be a list of numbers, got {v!r}")
+                opts[key] = [float(x) for x in v]
+            else:
+                opts[key] = _value(key, v, here)
+        result[glob] = opts
+    return result

@@ -1,0 +1,172 @@
+"""``--format text``: a rich table for people, then what went wrong, then a summary line.
+
+Verbosity: -2 summary only; -1 problem lines and summary; 0 adds the table; 1+ adds every
+check's message, kinks, load-error tracebacks and timings. User-supplied strings are
+printed as :class:`rich.text.Text` (never parsed as markup) and with ``soft_wrap`` so a
+one-line message stays one line, whatever the width.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import TextIO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..results import ERROR, FAIL, PASS, SKIP, WARN, ActivationResult, CheckResult, Report
+from . import total_time
+
+# The checks that get a column (name -> header); any other check shows up in the verdict
+# message and, with -v, in the per-check lines.
+COLUMNS = {
+    "forward": "forward",
+    "gradient": "gradient",
+    "upstream": "upstream",
+    "custom_vs_autodiff": "custom/auto",
+    "gradient_vs_fd": "vs FD",
+}
+STYLES = {PASS: "green", WARN: "yellow", FAIL: "red", ERROR: "bold red", SKIP: "dim"}
+_SEVERITY = {ERROR: 4, FAIL: 3, WARN: 2, PASS: 1, SKIP: 0}
+NON_TTY_WIDTH = 200
+
+
+def _status(status: str, upper: bool = False) -> Text:
+    return Text(status.upper() if upper else status, style=STYLES.get(status, ""))
+
+
+def _num(value: float | None, fmt: str) -> str:
+    if value is None:
+        return "-"
+    return format(value, fmt) if math.isfinite(value) else str(value)
+
+
+def deciding_check(result: ActivationResult) -> CheckResult | None:
+    """The check whose error the table shows: the worst status, then the largest error."""
+    measured = [c for c in result.checks if c.max_abs_error is not None]
+    if not measured:
+        return None
+
+    def key(c):
+        err = c.max_abs_error
+        return _SEVERITY.get(c.status, 0), math.inf if math.isnan(err) else err
+
+    return max(measured, key=key)
+
+
+def summary_line(report: Report) -> str:
+    s = report.summary
+    parts = [
+        f"{s['passed']} passed",
+        f"{s['warned']} warned",
+        f"{s['failed']} failed",
+        f"{s['errors']} error{'' if s['errors'] == 1 else 's'}",
+        f"{s['skipped']} skipped",
+    ]
+    if report.errors:
+        n = len(report.errors)
+        parts.append(f"{n} file{'' if n == 1 else 's'} not loaded")
+    line = ", ".join(parts)
+    seconds = total_time(report)
+    return line if seconds is None else f"{line} in {seconds:.1f} s"
+
+
+class TextFormatter:
+    def __init__(self, *, verbosity: int = 0, color: bool | None = None):
+        self.verbosity = verbosity
+        self.color = color
+
+    def _console(self, stream: TextIO) -> Console:
+        tty = bool(getattr(stream, "isatty", lambda: False)())
+        color = self.color if self.color is not None else tty and not os.environ.get("NO_COLOR")
+        return Console(
+            file=stream,
+            force_terminal=True if color else None,
+            color_system="auto" if color else None,
+            no_color=not color,
+            width=None if tty else NON_TTY_WIDTH,  # never squeeze piped output to 80 columns
+            highlight=False,
+            markup=False,
+            emoji=False,
+        )
+
+    def write(self, report: Report, stream: TextIO) -> None:
+        console = self._console(stream)
+        line = lambda *parts: console.print(Text.assemble(*parts), soft_wrap=True)  # noqa: E731
+        if self.verbosity >= 0:
+            if report.results:
+                console.print(self._table(report))
+            elif not report.errors:
+                line("no activations found")
+        if self.verbosity >= 1:
+            for r in report.results:
+                self._details(r, line)
+        if self.verbosity >= -1:
+            for r in report.results:
+                if r.status != PASS:
+                    line(_status(r.status, upper=True), f" {r.id}: {r.message}")
+                    hints = dict.fromkeys(c.hint for c in r.checks if c.hint and c.status != PASS)
+                    for hint in hints:
+                        line(f"    hint: {hint}")
+            for e in report.errors:
+                line(Text(f"{e.file}: {e.message}", style="red"))
+                if self.verbosity >= 1 and e.detail:
+                    line(Text(e.detail.rstrip("\n"), style="dim"))
+        if self.verbosity >= 1 and report.timings:
+            line("timings:")
+            for label, seconds in report.timings:
+                line(f"  {seconds:8.2f} s  {label}")
+        style = "red" if report.exit_code else "yellow" if report.summary["warned"] else "green"
+        line(Text(summary_line(report), style=f"bold {style}"))
+
+    def _table(self, report: Report) -> Table:
+        present = {c.name for r in report.results for c in r.checks}
+        columns = [name for name in COLUMNS if name in present]
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        table.add_column("activation", overflow="fold")
+        table.add_column("kind", no_wrap=True)
+        for name in columns:
+            table.add_column(COLUMNS[name], no_wrap=True)
+        table.add_column("max error", justify="right", no_wrap=True)
+        table.add_column("worst x", justify="right", no_wrap=True)
+        table.add_column("verdict", no_wrap=True)
+        for r in report.results:
+            cells = []
+            for name in columns:
+                statuses = [c.status for c in r.checks if c.name == name]
+                if statuses:
+                    cells.append(_status(max(statuses, key=lambda s: _SEVERITY.get(s, 0))))
+                else:
+                    cells.append(Text("-", style="dim"))
+            worst = deciding_check(r)
+            table.add_row(
+                Text(r.id),
+                r.kind,
+                *cells,
+                _num(worst and worst.max_abs_error, ".2e"),
+                _num(worst and worst.worst_input, ".4g"),
+                _status(r.status, upper=True),
+            )
+        return table
+
+    def _details(self, r: ActivationResult, line) -> None:
+        extra = f"  ({r.duration:.2f} s)" if r.duration is not None else ""
+        line(_status(r.status, upper=True), f" {r.id}{extra}")
+        for c in r.checks:
+            where = f" [{c.dtype}]" if c.dtype else ""
+            numbers = []
+            if c.max_abs_error is not None:
+                numbers.append(f"abs {_num(c.max_abs_error, '.2e')}")
+            if c.max_rel_error is not None:
+                numbers.append(f"rel {_num(c.max_rel_error, '.2e')}")
+            if c.worst_input is not None:
+                numbers.append(f"at x={_num(c.worst_input, '.6g')}")
+            tail = f" ({', '.join(numbers)})" if numbers else ""
+            line("    ", _status(c.status), f" {c.name}{where}: {c.message}{tail}")
+            if c.kinks:
+                line(f"        kinks: {', '.join(_num(k, '.6g') for k in c.kinks)}")
+        if r.plot:
+            line(f"    plot: {r.plot}")
