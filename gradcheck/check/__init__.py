@@ -16,7 +16,7 @@ import numpy as np
 from ..results import ERROR, FAIL, PASS, SKIP, WARN, ActivationResult, CheckResult, worst
 from ..settings import Settings
 from . import checks as C
-from .numerics import kink_candidates, sample_points, tolerance_for
+from .numerics import compare_with_fd, kink_candidates, sample_points, tolerance_for
 from .subject import Subject, UserCodeError, choose_subject
 
 
@@ -147,7 +147,8 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
                 if (~np.isfinite(g) & np.isfinite(y)).any():
                     checks[1] = _nan_at_kink(x, y, g, dtype)
         fd = C.elementwise_fd(subject, x, y, tol)
-        fd_check, cmp = C.check_gradient_vs_fd(x, g, fd, tol, dtype)
+        cmp = C.refine_fd(subject, x, y, g, fd, compare_with_fd(g, fd.q, tol), tol)
+        fd_check, cmp = C.check_gradient_vs_fd(x, g, fd, tol, dtype, cmp)
         state.update(x=x, y=y, grad=g, fd=fd.q.richardson, failing=~cmp.ok, kinks=fd_check.kinks)
         if custom:
             va = _autodiff(subject, x, u)
@@ -156,7 +157,6 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
                 with np.errstate(all="ignore"):
                     ga = va / u
                 state["autodiff"] = ga
-                from .numerics import compare_with_fd
                 cmp_auto = compare_with_fd(ga, fd.q, tol)
             checks.append(C.check_custom_vs_autodiff(x, u, v, va, tol, dtype, cmp, cmp_auto))
         checks.append(fd_check)
@@ -171,8 +171,8 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
         m = min(X.shape[0], 512)  # finite differences on weights re-run the forward: a subset is enough
         checks.append(C.check_weights(subject, X[:m], U[:m], ev.weight_grads, tol, rng))
 
-    checks.append(C.check_graph(subject, X, U, ev.y, ev.g, tol))
-    _stability(activation, subject, settings, checks)
+    checks.append(C.check_graph(subject, X, U, ev.y, ev.g, tol, lambda dt: Subject(activation, dt)))
+    _stability(activation, subject, settings, checks, elementwise)
     return elementwise
 
 
@@ -205,7 +205,7 @@ def _skip_rest(checks, custom, subject, elementwise, why):
         checks.append(CheckResult(name, SKIP, f"not run: {why}", dtype=subject.dtype))
 
 
-def _stability(activation, subject: Subject, settings: Settings, checks: list) -> None:
+def _stability(activation, subject: Subject, settings: Settings, checks: list, elementwise=True) -> None:
     if not settings.stability:
         return
     lo, hi = settings.range
@@ -216,7 +216,7 @@ def _stability(activation, subject: Subject, settings: Settings, checks: list) -
         return Subject(activation, dtype)
 
     try:
-        checks.append(C.check_stability(make, lo, hi, C.source_of(activation.obj)))
+        checks.append(C.check_stability(make, lo, hi, C.source_of(activation.obj), bool(elementwise)))
     except UserCodeError as exc:
         checks.append(CheckResult("stability", WARN, f"float32 sweep could not run: {exc.reason}", dtype="float32"))
 

@@ -8,11 +8,14 @@ turned into one-line reasons.
 from __future__ import annotations
 
 import os
+import re
 import traceback
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
+
+from ..discover import find_custom_gradient
 
 _TOOL_DIRS = tuple(
     os.path.dirname(m.__file__) + os.sep
@@ -34,8 +37,19 @@ class UserCodeError(Exception):
 
 def describe_exception(exc: BaseException) -> str:
     """``TypeError: message (file.py:12)`` naming the innermost frame in the user's code."""
-    msg = str(exc).strip().splitlines()
+    msg = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     first = msg[0] if msg else ""
+    if first.startswith("in user code:") and len(msg) > 1:
+        # graph-mode errors: the real message is last, the user's frame is quoted in the text
+        first = msg[-1]
+        frames = re.findall(r'File "([^"]+)", line (\d+)', str(exc))
+        user = [(f, n) for f, n in frames if "site-packages" not in f and not f.startswith("<")
+                and "__autograph_generated" not in f]
+        if user:
+            first_line = first if len(first) <= 200 else first[:197] + "..."
+            if not first_line.startswith(type(exc).__name__):
+                first_line = f"{type(exc).__name__}: {first_line}"
+            return f"{first_line} ({os.path.basename(user[-1][0])}:{user[-1][1]})"
     if len(first) > 200:
         first = first[:197] + "..."
     where = ""
@@ -46,18 +60,6 @@ def describe_exception(exc: BaseException) -> str:
         where = f" ({os.path.basename(fn)}:{frame.lineno})"
         break
     return f"{type(exc).__name__}: {first}{where}" if first else f"{type(exc).__name__}{where}"
-
-
-def find_custom_gradient(obj):
-    """The ``tf.custom_gradient`` wrapper inside ``obj`` (through tf.function / decorators), or None."""
-    seen = set()
-    while obj is not None and id(obj) not in seen:
-        seen.add(id(obj))
-        dec = getattr(obj, "_tf_decorator", None)
-        if getattr(dec, "decorator_name", None) == "custom_gradient":
-            return obj
-        obj = getattr(obj, "python_function", None) or getattr(obj, "__wrapped__", None)
-    return None
 
 
 def _describe_value(y) -> str:

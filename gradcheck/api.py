@@ -1,0 +1,57 @@
+"""In-process Python API: ``gradcheck.check(fn_or_layer)`` and ``assert_gradient(...)``.
+
+Runs in the caller's process (no worker isolation): meant for a user's own pytest suite,
+where the activation is already imported.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from .discover import Activation, classify
+from .marker import options_of
+from .results import ERROR, FAIL, ActivationResult
+from .settings import Settings
+
+
+def _as_activation(obj, name: str | None) -> Activation:
+    kind = classify(obj)
+    if kind is None:
+        raise TypeError(f"{obj!r} is not an activation: expected a function of one tensor, a "
+                        "tf.custom_gradient function or a keras Layer (class buildable with no arguments, or instance)")
+    name = name or getattr(obj, "__name__", None) or type(obj).__name__
+    try:
+        file = inspect.getsourcefile(obj if not hasattr(obj, "python_function") else obj.python_function) or "<python>"
+    except TypeError:
+        file = inspect.getsourcefile(type(obj)) or "<python>"
+    return Activation(name=name, kind=kind, obj=obj, file=file, options=options_of(obj), id=f"{file}::{name}")
+
+
+def check(activation, *, name: str | None = None, **options) -> ActivationResult:
+    """Check ``activation`` with gradcheck's defaults, overridden by ``options`` (samples, range,
+    seed, rtol, atol, kinks, stability, ...) and by its own ``@gradcheck.options`` marker."""
+    from .check import check_activation
+
+    act = _as_activation(activation, name)
+    settings = Settings().merged(options).merged(act.options)
+    if settings.skip:
+        from .results import SKIP
+
+        return ActivationResult(act.id, act.file, act.name, act.kind, SKIP, settings.skip)
+    result, _ = check_activation(act, settings)
+    return result
+
+
+def assert_gradient(activation, *, allow_warnings: bool = True, **options) -> ActivationResult:
+    """Raise ``AssertionError`` with gradcheck's verdict unless ``activation`` passes.
+
+    Warnings (e.g. float32 overflow far outside the range) pass unless ``allow_warnings=False``.
+    Returns the result so a test can inspect it further.
+    """
+    result = check(activation, **options)
+    bad = (FAIL, ERROR) if allow_warnings else (FAIL, ERROR, "warn")
+    if result.status in bad:
+        lines = [f"{result.name}: {result.status.upper()}: {result.message}"]
+        lines += [f"  {c.name:<20} {c.status:<5} {c.message}" for c in result.checks]
+        raise AssertionError("\n".join(lines))
+    return result
