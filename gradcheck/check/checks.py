@@ -541,8 +541,12 @@ def check_stability(make_subject, lo: float, hi: float, source: str | None, elem
         if bad.any():
             idx = np.nonzero(bad)[0]
             i = idx[np.argmin(np.abs(xs[idx]))]
-            what = ("output" if bad_y[i] else "gradient") + (" is NaN" if np.isnan(y[i] if bad_y[i] else g[i]) else " overflows to inf")
-            findings.append((dtype, float(xs[i]), what, bool(bad_y[i])))
+            x0, yb, gb = float(xs[i]), y[i], g[i]
+            if elementwise:
+                x0, yb, gb = _first_bad(s, xs, bad, i, dtype) or (x0, yb, gb)
+            in_fwd = not np.isfinite(yb)
+            what = ("output" if in_fwd else "gradient") + (" is NaN" if np.isnan(yb if in_fwd else gb) else " overflows to inf")
+            findings.append((dtype, x0, what, in_fwd))
             if dtype == "float32":
                 break  # lower precisions will fail the same way; report the float32 finding
     if not findings:
@@ -556,12 +560,31 @@ def check_stability(make_subject, lo: float, hi: float, source: str | None, elem
     return CheckResult("stability", WARN, msg, worst_input=x0, dtype=dtype, hint=hint)
 
 
+def _first_bad(s: Subject, xs: np.ndarray, bad: np.ndarray, i: int, dtype: str):
+    """Narrow the first non-finite input down between the last good sweep point and ``xs[i]``
+    (one batched call of 256 points). Returns (x, y, g) there, or None."""
+    same_side = (np.sign(xs) == np.sign(xs[i])) & (np.abs(xs) < np.abs(xs[i])) & ~bad
+    if not same_side.any():
+        return None
+    good = xs[same_side][np.argmax(np.abs(xs[same_side]))]
+    grid = np.linspace(good, xs[i], 256)
+    grid = grid.astype(np.dtype(dtype) if dtype != "bfloat16" else np.float32).astype(np.float64)
+    ev = s.evaluate(to_rows(grid), np.ones_like(to_rows(grid)))
+    y = ev.y.ravel()[: grid.size]
+    g = ev.g.ravel()[: grid.size] if ev.g is not None else np.zeros_like(y)
+    nb = ~np.isfinite(y) | ~np.isfinite(g)
+    if not nb.any():
+        return None
+    j = int(np.argmax(nb))
+    return float(grid[j]), y[j], g[j]
+
+
 _EXP_LIMIT = {"float32": 88.72, "float16": 11.09, "bfloat16": 88.72}
 
 
 def stability_hint(dtype: str, x0: float, in_forward: bool, source: str | None) -> str | None:
     src = re.sub(r"\s+", "", source or "")
-    if re.search(r"log(1p)?\((1(\.0*)?\+)?(tf\.|math\.|tf\.math\.|np\.)?exp\(", src) and "softplus" not in src:
+    if re.search(r"log(1p)?\((1(\.0*)?\+)?(tf\.|math\.|tf\.math\.|np\.)?exp\(", src) and ".softplus(" not in src:
         return "log(1 + exp(x)) overflows: use tf.nn.softplus(x)"
     near_exp = abs(abs(x0) - _EXP_LIMIT[dtype]) < 1.0
     if not in_forward and "where" in src:
