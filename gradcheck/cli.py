@@ -105,6 +105,14 @@ def gradcheck(ctx, targets, format, samples, range, seed, timeout, rtol, atol, j
     if verbosity >= 1 and ctx.meta.get("gradcheck.config"):
         click.echo(f"config: {ctx.meta['gradcheck.config']}", err=True)
 
+    if plot is not None:  # once, up front, rather than a note on every activation's result
+        from .plot import PlotUnavailable, check_available
+
+        try:
+            check_available()
+        except PlotUnavailable as e:
+            raise click.UsageError(str(e), ctx) from None
+
     from .report import get_formatter
     from .runner import run
 

@@ -81,6 +81,20 @@ def _quiet_tensorflow_import() -> float:
     return tf_import_s
 
 
+def _escaped(exc: BaseException) -> str:
+    """One line for an exception that escaped the core: the user's if raised in their code,
+    else marked as gradcheck's own bug (so nobody hunts for it in their activation)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    if frames and os.path.abspath(frames[-1].filename).startswith(ours):
+        return f"gradcheck internal error (please report): {_one_line(exc)}"
+    from .check.subject import describe_exception
+
+    return f"raised {describe_exception(exc)}"
+
+
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"called sys.exit({exc.code!r})"
@@ -185,7 +199,7 @@ class Worker:
 
                 result, curves = check_activation(act, settings, want_curves=self.plot_dir is not None)
             except BaseException as exc:  # the core should have caught user errors; say what escaped
-                result = simple(ERROR, _one_line(exc), time.perf_counter() - t0)
+                result = simple(ERROR, _escaped(exc), time.perf_counter() - t0)
             if result.duration is None:
                 result = dataclasses.replace(result, duration=time.perf_counter() - t0)
             if self.plot_dir is not None and curves is not None:

@@ -27,8 +27,13 @@ COLUMNS = {
     "gradient": "gradient",
     "upstream": "upstream",
     "custom_vs_autodiff": "custom/auto",
-    "gradient_vs_fd": "vs FD",
+    "vs_fd": "vs FD",
+    "weights": "weights",
+    "graph": "graph",
+    "stability": "stability",
 }
+# Checks shown in the same column (elementwise and non-elementwise finite differences).
+COLUMN_OF = {"gradient_vs_fd": "vs_fd", "vjp_vs_fd": "vs_fd"}
 STYLES = {PASS: "green", WARN: "yellow", FAIL: "red", ERROR: "bold red", SKIP: "dim"}
 _SEVERITY = {ERROR: 4, FAIL: 3, WARN: 2, PASS: 1, SKIP: 0}
 NON_TTY_WIDTH = 200
@@ -108,9 +113,10 @@ class TextFormatter:
             for r in report.results:
                 if r.status != PASS:
                     line(_status(r.status, upper=True), f" {r.id}: {r.message}")
-                    hints = dict.fromkeys(c.hint for c in r.checks if c.hint and c.status != PASS)
-                    for hint in hints:
-                        line(f"    hint: {hint}")
+                    # the hint of the check the message comes from
+                    first = next((c for c in r.checks if c.status == r.status), None)
+                    if first is not None and first.hint:
+                        line(f"    hint: {first.hint}")
             for e in report.errors:
                 line(Text(f"{e.file}: {e.message}", style="red"))
                 if self.verbosity >= 1 and e.detail:
@@ -119,11 +125,14 @@ class TextFormatter:
             line("timings:")
             for label, seconds in report.timings:
                 line(f"  {seconds:8.2f} s  {label}")
+        plot_dirs = dict.fromkeys(os.path.dirname(r.plot) or "." for r in report.results if r.plot)
+        if plot_dirs and self.verbosity >= -1:
+            line(f"plots written to {', '.join(plot_dirs)}")
         style = "red" if report.exit_code else "yellow" if report.summary["warned"] else "green"
         line(Text(summary_line(report), style=f"bold {style}"))
 
     def _table(self, report: Report) -> Table:
-        present = {c.name for r in report.results for c in r.checks}
+        present = {COLUMN_OF.get(c.name, c.name) for r in report.results for c in r.checks}
         columns = [name for name in COLUMNS if name in present]
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         table.add_column("activation", overflow="fold")
@@ -136,7 +145,7 @@ class TextFormatter:
         for r in report.results:
             cells = []
             for name in columns:
-                statuses = [c.status for c in r.checks if c.name == name]
+                statuses = [c.status for c in r.checks if COLUMN_OF.get(c.name, c.name) == name]
                 if statuses:
                     cells.append(_status(max(statuses, key=lambda s: _SEVERITY.get(s, 0))))
                 else:
