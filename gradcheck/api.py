@@ -30,7 +30,7 @@ def _as_activation(obj, name: str | None) -> Activation:
 def check(activation, *, name: str | None = None, **options) -> ActivationResult:
     """Check ``activation`` with gradcheck's defaults, overridden by ``options`` (samples, range,
     seed, rtol, atol, kinks, stability, ...) and by its own ``@gradcheck.options`` marker."""
-    from .check import check_activation
+    from .verify import check_activation
 
     act = _as_activation(activation, name)
     settings = Settings().merged(options).merged(act.options)

@@ -90,7 +90,7 @@ def _escaped(exc: BaseException) -> str:
     ours = os.path.dirname(os.path.abspath(__file__)) + os.sep
     if frames and os.path.abspath(frames[-1].filename).startswith(ours):
         return f"gradcheck internal error (please report): {_one_line(exc)}"
-    from .check.subject import describe_exception
+    from .verify.subject import describe_exception
 
     return f"raised {describe_exception(exc)}"
 
@@ -195,7 +195,7 @@ class Worker:
             t0 = time.perf_counter()
             curves = None
             try:
-                from .check import check_activation
+                from .verify import check_activation
 
                 result, curves = check_activation(act, settings, want_curves=self.plot_dir is not None)
             except BaseException as exc:  # the core should have caught user errors; say what escaped

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import gradcheck
-import gradcheck.check
+import gradcheck.verify
 import gradcheck.runner
 from gradcheck.cli import main
 from gradcheck.results import FAIL, PASS, ActivationResult, Report
@@ -145,8 +145,8 @@ def test_console_script_entry_point():
 
 
 # End to end through the real runner and numerical core; enabled once the core exists.
-needs_core = pytest.mark.skipif(not hasattr(gradcheck.check, "check_activation"),
-                                reason="gradcheck.check.check_activation not written yet")
+needs_core = pytest.mark.skipif(not hasattr(gradcheck.verify, "check_activation"),
+                                reason="gradcheck.verify.check_activation not written yet")
 
 ACTIVATIONS = '''\
 import tensorflow as tf

@@ -130,7 +130,7 @@ class Subject:
             raise UserCodeError(f"returned shape {tuple(y.shape)} for input shape {tuple(x.shape)}")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return self.call(tf.constant(x, self.tf_dtype)).numpy().astype(np.float64)
+        return np.asarray(self.call(tf.constant(x, self.tf_dtype)).numpy(), dtype=np.float64)
 
     def evaluate(self, x: np.ndarray, u: np.ndarray, *, weights=False, twice=False, fn=None) -> Evaluation:
         """Forward and reverse pass as training runs them: GradientTape, upstream ``u``."""
@@ -140,7 +140,7 @@ class Subject:
             tape.watch(xt)
             y = self.call(xt, fn)
         ut = tf.constant(u, y.dtype)
-        out = Evaluation(y=y.numpy().astype(np.float64))
+        out = Evaluation(y=np.asarray(y.numpy(), dtype=np.float64))
         try:
             grads = tape.gradient(y, [xt] + ws, output_gradients=ut)
             if twice:
