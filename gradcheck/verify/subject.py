@@ -66,10 +66,14 @@ def _describe_value(y) -> str:
     if y is None:
         return "None"
     if isinstance(y, (tf.Tensor, tf.Variable)):
-        return f"a {y.dtype.name} tensor of shape {tuple(y.shape)}"
+        return f"{_article(y.dtype.name)} {y.dtype.name} tensor of shape {tuple(y.shape)}"
     if isinstance(y, np.ndarray):
         return f"a NumPy array ({y.dtype}, shape {y.shape})"
-    return f"a {type(y).__name__}"
+    return f"{_article(type(y).__name__)} {type(y).__name__}"
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 @dataclass
@@ -125,7 +129,7 @@ class Subject:
                 raise UserCodeError("returned a (value, grad_fn) pair: decorate it with @tf.custom_gradient")
             raise UserCodeError(f"returned {_describe_value(y)}, expected a tensor like its input")
         if not y.dtype.is_floating:
-            raise UserCodeError(f"returned a {y.dtype.name} tensor, expected a floating-point tensor")
+            raise UserCodeError(f"returned {_article(y.dtype.name)} {y.dtype.name} tensor, expected a floating-point tensor")
         if tuple(y.shape) != tuple(x.shape):
             raise UserCodeError(f"returned shape {tuple(y.shape)} for input shape {tuple(x.shape)}")
 
@@ -225,7 +229,7 @@ def choose_subject(activation, probe: np.ndarray) -> tuple[Subject, str | None]:
     s = Subject(activation, "float32")
     y = s.call(tf.constant(probe, tf.float32))
     if y.dtype != tf.float32:
-        raise UserCodeError(f"returned a {y.dtype.name} tensor for float32 input")
+        raise UserCodeError(f"returned {_article(y.dtype.name)} {y.dtype.name} tensor for float32 input")
     return s, note
 
 
