@@ -506,15 +506,16 @@ SWEEP = {"float32": (1e-6, 1e4), "bfloat16": (1e-3, 1e4), "float16": (1e-3, 16.0
 
 
 def sweep_points(dtype: str, lo: float, hi: float) -> np.ndarray:
-    """Log-spaced magnitudes over SWEEP[dtype], both signs unless the range is one-sided."""
+    """Log-spaced magnitudes over SWEEP[dtype], both signs. A one-sided range (a domain such
+    as x > 0.5) is respected: nothing below LO when LO >= 0, nothing above HI when HI <= 0."""
     small, large = SWEEP[dtype]
     mags = np.logspace(np.log10(small), np.log10(large), 241)
-    parts = [np.zeros(1)]
-    if hi > 0:
-        parts.append(mags)
-    if lo < 0:
-        parts.append(-mags)
-    return np.sort(np.concatenate(parts))
+    pts = np.concatenate([-mags[::-1], [0.0], mags])
+    if lo >= 0:
+        pts = pts[pts >= lo]
+    if hi <= 0:
+        pts = pts[pts <= hi]
+    return pts
 
 
 def check_stability(make_subject, lo: float, hi: float, source: str | None, elementwise: bool = True) -> CheckResult:
@@ -548,7 +549,9 @@ def check_stability(make_subject, lo: float, hi: float, source: str | None, elem
             if elementwise:
                 x0, yb, gb = _first_bad(s, xs, bad, i, dtype) or (x0, yb, gb)
             in_fwd = not np.isfinite(yb)
-            what = ("output" if in_fwd else "gradient") + (" is NaN" if np.isnan(yb if in_fwd else gb) else " overflows to inf")
+            bad_val = yb if in_fwd else gb
+            what = ("output" if in_fwd else "gradient") + (" is NaN" if np.isnan(bad_val) else
+                                                            f" is {'-' if bad_val < 0 else ''}inf")
             findings.append((dtype, x0, what, in_fwd))
             if dtype == "float32":
                 break  # lower precisions will fail the same way; report the float32 finding
