@@ -48,15 +48,53 @@ def discover(module: ModuleType, file: str) -> list[Activation]:
     except TypeError:  # a malformed __all__: treat as absent rather than crash
         allowed = None
     found = []
+    # A module that never touches TensorFlow or Keras holds no activation: its one-argument
+    # functions (main(argv=None), helpers) are not checked, so a pre-commit run over a whole
+    # repository passes quietly on ordinary Python files.
+    plain_functions_ok = _uses_tensorflow(module)
     for name, obj in list(vars(module).items()):
         if name.startswith("_") or (allowed is not None and name not in allowed):
             continue
         if not _defined_in(obj, module.__name__):
             continue  # imported into the module, e.g. `from tensorflow.nn import relu`
         kind = classify(obj)
+        if kind == FUNCTION and not plain_functions_ok and not _is_tf_function(obj):
+            continue
         if kind is not None:
             found.append(Activation(name, kind, obj, file, options_of(obj), f"{file}::{name}"))
     return found
+
+
+_TF_ROOTS = frozenset({"tensorflow", "keras", "tf_keras"})
+
+
+def _references_tf(namespace: dict) -> bool:
+    for value in list(namespace.values()):
+        try:
+            name = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
+        except Exception:  # odd objects with a raising __getattr__
+            continue
+        if isinstance(name, str) and name.split(".")[0] in _TF_ROOTS:
+            return True
+    return False
+
+
+def _uses_tensorflow(module: ModuleType) -> bool:
+    """Whether ``module`` uses TensorFlow/Keras: it imports them (or names from them), one of its
+    own helper modules or imported functions does, or its source mentions them (imports inside
+    functions)."""
+    ns = vars(module)
+    if _references_tf(ns):
+        return True
+    for value in list(ns.values()):
+        inner = vars(value) if inspect.ismodule(value) else getattr(value, "__globals__", None)
+        if isinstance(inner, dict) and inner is not ns and _references_tf(inner):
+            return True
+    try:
+        source = inspect.getsource(module)
+    except (OSError, TypeError):
+        return True  # cannot tell: keep the contract's rule
+    return "tensorflow" in source or "keras" in source
 
 
 def classify(obj: object) -> str | None:

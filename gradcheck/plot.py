@@ -47,6 +47,7 @@ def check_available() -> None:
 def _matplotlib():
     """(Figure, FigureCanvasAgg), imported on first use."""
     try:
+        import matplotlib  # noqa: F401  (first: a cached submodule must not hide a blocked package)
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
@@ -59,10 +60,14 @@ def plot_filename(activation_id: str) -> str:
     file, sep, name = activation_id.rpartition("::")
     if not sep:
         file, name = "", activation_id
-    parts = [p for p in re.split(r"[\\/]+", file) if p not in ("", ".", "..")]
-    stem = "_".join(parts)
-    stem = f"{stem}__{name}" if stem else name
-    stem = re.sub(r"[^\w.\-]+", "_", stem).lstrip("._-") or "activation"
+
+    def clean(part):
+        return re.sub(r"[^\w.\-]+", "_", part).strip("_")
+
+    parts = [clean(p) for p in re.split(r"[\\/]+", file) if p not in ("", ".", "..")]
+    stem = "_".join(p for p in parts if p)
+    name = clean(name) or "activation"
+    stem = (f"{stem}__{name}" if stem else name).lstrip("._-") or "activation"
     if len(stem.encode("utf-8")) > MAX_NAME:  # deep absolute paths: keep the end, add a hash
         digest = hashlib.sha1(activation_id.encode("utf-8")).hexdigest()[:10]
         tail = stem.encode("utf-8")[-(MAX_NAME - 12):].decode("utf-8", "ignore")
@@ -141,7 +146,7 @@ def write_plot(curves, result, plot_dir) -> str:
                   alpha=0.8 if wrong else 1.0, label="gradient used in training", zorder=3)
         _mark_non_finite(ax_g, x[keep], grad[keep], "gradient NaN/inf")
         drawn.append(grad[keep])
-        if failing is not None and (failing & keep).any():
+        if wrong:
             bad = failing & keep
             at = np.where(np.isfinite(grad), grad, fd if fd is not None else np.nan)[bad]
             xs = x[bad][np.isfinite(at)]

@@ -238,3 +238,30 @@ def test_activation_is_frozen():
     act = Activation("f", "function", abs, "a.py", {}, "a.py::f")
     with pytest.raises(AttributeError):
         act.name = "g"
+
+
+def _kinds_without_header(tmp_path, source):
+    path = tmp_path / "plain.py"
+    path.write_text(textwrap.dedent(source))
+    return {a.name: a.kind for a in discover(load_module(str(path)), "plain.py")}
+
+
+def test_module_that_never_uses_tensorflow_holds_no_activation(tmp_path):
+    # What pre-commit hands over: ordinary Python files with one-argument functions.
+    assert _kinds_without_header(tmp_path, """
+        import os
+
+        def main(argv=None):
+            return 0
+
+        def normalize(path):
+            return os.path.normpath(path)
+        """) == {}
+
+
+def test_tensorflow_imported_inside_the_function_still_counts(tmp_path):
+    assert _kinds_without_header(tmp_path, """
+        def act(x):
+            import tensorflow as tf
+            return tf.tanh(x)
+        """) == {"act": "function"}
