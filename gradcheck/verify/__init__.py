@@ -115,6 +115,7 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
     U = C.upstream(rng, X.shape)
     ev = subject.evaluate(X, U, weights=bool(subject.weights))
     n = pts.size
+    state.update(x=X.ravel()[:n], y=ev.y.ravel()[:n])  # a plot shows at least the function
 
     fwd = C.check_forward(X.ravel(), ev.y.ravel(), dtype, note)
     checks.append(fwd)
