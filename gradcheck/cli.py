@@ -80,6 +80,8 @@ def _read_config(ctx, param, value):
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files found in folders that match.")
 @click.option("--plot", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Write a PNG of function and gradients per activation (needs matplotlib).")
+@click.option("--only-tf-modules", is_flag=True, default=False,
+              help="Modules that never use TensorFlow/Keras hold no activation (for pre-commit).")
 @click.option("--stability/--no-stability", default=True, show_default=True,
               help="Also sweep low-precision dtypes far outside the range for overflow/NaN.")
 @click.option("-q", "--quiet", count=True, help="Less output: -q problems only, -qq summary only.")
@@ -90,7 +92,7 @@ def _read_config(ctx, param, value):
 @click.version_option(__version__, "--version", prog_name="gradcheck", message="%(prog)s %(version)s")
 @click.pass_context
 def gradcheck(ctx, targets, format, samples, range, seed, timeout, rtol, atol, jobs, exclude, plot,
-              stability, quiet, verbose):
+              only_tf_modules, stability, quiet, verbose):
     """Check the gradients of the activation functions in TARGET...
 
     TARGET is a .py file, a folder (every *.py below it) or file.py::name.
@@ -119,7 +121,8 @@ def gradcheck(ctx, targets, format, samples, range, seed, timeout, rtol, atol, j
     started = time.perf_counter()
     with _progress(enabled=format == "text" and verbosity >= 0 and _is_tty(sys.stderr)) as on_event:
         report = run(job_list, settings, jobs_n=jobs, overrides=ctx.meta.get("gradcheck.overrides"),
-                     plot_dir=plot, on_event=on_event, show_worker_output=verbosity >= 2)
+                     plot_dir=plot, on_event=on_event, show_worker_output=verbosity >= 2,
+                     only_tf_modules=only_tf_modules)
     # The JSON needs the effective settings and the text summary a total time; fill in
     # whatever the runner left out.
     effective = {"samples": samples, "range": list(range), "seed": seed, "timeout": timeout, "rtol": rtol,

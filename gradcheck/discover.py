@@ -40,18 +40,20 @@ class Activation:
     id: str  # f"{file}::{name}"
 
 
-def discover(module: ModuleType, file: str) -> list[Activation]:
-    """The activations ``module`` defines, in definition order, each with id ``file::name``."""
+def discover(module: ModuleType, file: str, *, only_tf_modules: bool = False) -> list[Activation]:
+    """The activations ``module`` defines, in definition order, each with id ``file::name``.
+
+    ``only_tf_modules`` (the pre-commit hook's mode): a module that never uses TensorFlow or
+    Keras holds no activation, so its one-argument functions (``main(argv=None)``, helpers)
+    are not checked and ordinary Python files pass quietly.
+    """
     exported = getattr(module, "__all__", None)
     try:
         allowed = None if exported is None else set(exported)
     except TypeError:  # a malformed __all__: treat as absent rather than crash
         allowed = None
     found = []
-    # A module that never touches TensorFlow or Keras holds no activation: its one-argument
-    # functions (main(argv=None), helpers) are not checked, so a pre-commit run over a whole
-    # repository passes quietly on ordinary Python files.
-    plain_functions_ok = _uses_tensorflow(module)
+    plain_functions_ok = not only_tf_modules or _uses_tensorflow(module)
     for name, obj in list(vars(module).items()):
         if name.startswith("_") or (allowed is not None and name not in allowed):
             continue

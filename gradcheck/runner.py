@@ -184,8 +184,10 @@ class _WorkerProcess:
 
 
 class _Run:
-    def __init__(self, jobs, settings: Settings, jobs_n, overrides, plot_dir, show_output, python):
+    def __init__(self, jobs, settings: Settings, jobs_n, overrides, plot_dir, show_output, python,
+                 only_tf_modules=False):
         self.jobs = list(jobs)
+        self.only_tf_modules = bool(only_tf_modules)
         self.settings = settings
         self.jobs_requested = jobs_n
         self.jobs_n = max(1, min(int(jobs_n), len(self.jobs) or 1))
@@ -287,7 +289,8 @@ class _Run:
                         self.give_up(index, file, pending, info, exc.message)
                     return None
             load = {"op": "load", "file": file, "names": pending, "settings": self.settings.to_dict(),
-                    "overrides": self.overrides, "plot_dir": self.plot_dir}
+                    "overrides": self.overrides, "plot_dir": self.plot_dir,
+                    "only_tf_modules": self.only_tf_modules}
             try:
                 w.send(load)
                 msg = w.receive(self.settings.timeout + GRACE)
@@ -412,13 +415,16 @@ class _StartFailed(Exception):
 
 
 def run(jobs, settings: Settings, *, jobs_n: int = 1, overrides: dict | None = None, plot_dir=None,
-        on_event=None, show_worker_output: bool = False, python: str = sys.executable) -> Report:
+        on_event=None, show_worker_output: bool = False, python: str = sys.executable,
+        only_tf_modules: bool = False) -> Report:
     """Check every activation of ``jobs`` (``targets.Job``: ``file``, ``names``) in worker processes.
 
     ``overrides`` maps a glob (matched against the activation id or name) to settings;
     ``on_event(kind, payload)`` is called on this thread with ("discovered", (file, n)),
     ("started", id), ("finished", ActivationResult) and ("load_error", LoadError).
     Results come back in job order, then discovery order, whatever ``jobs_n``.
-    Ctrl-C kills the workers and re-raises ``KeyboardInterrupt``.
+    Ctrl-C kills the workers and re-raises ``KeyboardInterrupt``. ``only_tf_modules``: modules
+    that never use TensorFlow/Keras hold no activation (the pre-commit hook's mode).
     """
-    return _Run(jobs, settings, jobs_n, overrides, plot_dir, show_worker_output, python)(on_event)
+    return _Run(jobs, settings, jobs_n, overrides, plot_dir, show_worker_output, python,
+                only_tf_modules)(on_event)

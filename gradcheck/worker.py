@@ -134,7 +134,7 @@ class Worker:
         t0 = time.perf_counter()
         try:
             module = load_module(self.file)
-            activations = discover(module, self.file)
+            activations = discover(module, self.file, only_tf_modules=bool(msg.get("only_tf_modules")))
         except ModuleLoadError as exc:
             self.send({"ev": "load_error", "error": exc.load_error.to_dict()})
             return

@@ -243,7 +243,7 @@ def test_activation_is_frozen():
 def _kinds_without_header(tmp_path, source):
     path = tmp_path / "plain.py"
     path.write_text(textwrap.dedent(source))
-    return {a.name: a.kind for a in discover(load_module(str(path)), "plain.py")}
+    return {a.name: a.kind for a in discover(load_module(str(path)), "plain.py", only_tf_modules=True)}
 
 
 def test_module_that_never_uses_tensorflow_holds_no_activation(tmp_path):
@@ -265,3 +265,9 @@ def test_tensorflow_imported_inside_the_function_still_counts(tmp_path):
             import tensorflow as tf
             return tf.tanh(x)
         """) == {"act": "function"}
+
+
+def test_without_the_flag_the_contract_rule_applies(tmp_path):
+    path = tmp_path / "plain.py"
+    path.write_text("def main(argv=None):\n    return 0\n")
+    assert [a.name for a in discover(load_module(str(path)), "plain.py")] == ["main"]
