@@ -57,7 +57,7 @@ def discover(module: ModuleType, file: str, *, only_tf_modules: bool = False) ->
     for name, obj in list(vars(module).items()):
         if name.startswith("_") or (allowed is not None and name not in allowed):
             continue
-        if not _defined_in(obj, module.__name__):
+        if not (_defined_in(obj, module.__name__) or _keras_activation_layer(obj)):
             continue  # imported into the module, e.g. `from tensorflow.nn import relu`
         kind = classify(obj)
         if kind == FUNCTION and not plain_functions_ok and not _is_tf_function(obj):
@@ -140,6 +140,14 @@ def _chain(obj: object):
         seen.add(id(obj))
         yield obj
         obj = getattr(obj, "python_function", None) or getattr(obj, "__wrapped__", None)
+
+
+def _keras_activation_layer(obj: object) -> bool:
+    """A module-level instance of one of Keras's own activation layers (``Activation("gelu")``,
+    ``LeakyReLU(0.2)``, ``PReLU()``...): configured in the user's module, so it is theirs."""
+    layer = _layer_type()
+    return (layer is not None and isinstance(obj, layer) and not isinstance(obj, type)
+            and type(obj).__module__.startswith("keras.src.layers.activations"))
 
 
 def _defined_in(obj: object, module_name: str) -> bool:

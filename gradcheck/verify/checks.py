@@ -59,7 +59,7 @@ def check_forward(x: np.ndarray, y: np.ndarray, dtype: str, note: str | None) ->
 
 # -- gradient existence ---------------------------------------------------------------------
 def check_gradient(x: np.ndarray, y: np.ndarray, g_raw, g: np.ndarray | None, subject: Subject,
-                   elementwise: bool) -> CheckResult:
+                   elementwise: bool, not_tensor: str | None = None) -> CheckResult:
     """The gradient training sees (GradientTape, random upstream) exists, has the input's shape
     and dtype, is finite where the forward is finite, and is not zero everywhere while the
     output changes. Exact checks: no tolerance, except "zero" which means exactly 0."""
@@ -75,13 +75,17 @@ def check_gradient(x: np.ndarray, y: np.ndarray, g_raw, g: np.ndarray | None, su
         if _piecewise_constant(x, y, elementwise):
             why += "; the output is piecewise constant, so no gradient can train it"
         return CheckResult("gradient", FAIL, f"no gradient (None): {why}", dtype=dtype)
+    if not_tensor is not None or g is None:
+        what = not_tensor or _type_name(g_raw)
+        return CheckResult("gradient", FAIL, f"the hand-written gradient returned {what}, not a tensor "
+                           "(NumPy inside a gradient breaks under tf.function)", dtype=dtype)
     shape = tuple(g_raw.shape)
     want = x.shape
     if shape != tuple(want):
         who = "hand-written gradient" if custom else "gradient"
         return CheckResult("gradient", FAIL, f"{who} has shape {shape}, expected {tuple(want)} (the input's shape); "
                            "TensorFlow does not check this", dtype=dtype)
-    gdt = g_raw.dtype.name
+    gdt = getattr(g_raw.dtype, "name", str(g_raw.dtype))
     if gdt != dtype:
         return CheckResult("gradient", FAIL, f"gradient has dtype {gdt}, expected {dtype} (the input's dtype)", dtype=dtype)
     flat_x, flat_y, flat_g = x.ravel(), y.ravel(), g.ravel()
@@ -107,6 +111,10 @@ def check_gradient(x: np.ndarray, y: np.ndarray, g_raw, g: np.ndarray | None, su
         return CheckResult("gradient", WARN, "gradient is zero everywhere on the range and the output is constant: "
                            "nothing upstream of it will train", dtype=dtype)
     return CheckResult("gradient", PASS, "exists, right shape and dtype, finite", dtype=dtype)
+
+
+def _type_name(v) -> str:
+    return f"a {type(v).__name__}"
 
 
 def _piecewise_constant(x, y, elementwise: bool) -> bool:
@@ -326,6 +334,7 @@ def check_vjp_vs_fd(subject: Subject, X: np.ndarray, U: np.ndarray, G: np.ndarra
     the elementwise check (the rounding noise is that of sum |u*f|)."""
     dtype = subject.dtype
     worst = None
+    discontinuous = 0
     total_bad = 0
     total = 0
     for _ in range(n_dirs):
@@ -353,6 +362,12 @@ def check_vjp_vs_fd(subject: Subject, X: np.ndarray, U: np.ndarray, G: np.ndarra
         q = q.with_noise_floor(8.0 * tol.eps * phi_abs[0] / hh)
         cmp = compare_with_fd(gv, q, tol)
         bad = ~cmp.ok
+        # A few rows whose direction crosses a ranking change (top-k, sparsemax supports) jump:
+        # a discontinuity on a set of measure zero, like a kink, not a wrong gradient.
+        jumps = cmp.jump > 0
+        if jumps.any() and jumps.sum() <= max(1, 0.05 * jumps.size):
+            bad &= ~jumps
+            discontinuous += int(jumps.sum())
         total_bad += int(bad.sum())
         total += bad.size
         if bad.any():
@@ -366,7 +381,9 @@ def check_vjp_vs_fd(subject: Subject, X: np.ndarray, U: np.ndarray, G: np.ndarra
         return CheckResult("vjp_vs_fd", FAIL, f"u.J.v from the gradient is {fmt(a)} but the directional finite difference "
                            f"is {fmt(b)} ({where}; wrong in {total_bad} of {total} {scope}, rel err {fmt(rel)})",
                            max_abs_error=ab, max_rel_error=rel, dtype=dtype)
-    return CheckResult("vjp_vs_fd", PASS, f"u.J.v matches directional finite differences in {total} {scope}", dtype=dtype)
+    note = f" ({discontinuous} crossed a discontinuity: ties/ranking changes)" if discontinuous else ""
+    return CheckResult("vjp_vs_fd", PASS, f"u.J.v matches directional finite differences in {total} {scope}{note}",
+                       dtype=dtype)
 
 
 # -- trainable weights ----------------------------------------------------------------------
@@ -416,7 +433,11 @@ def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, t
                 problems.append((FAIL, f"weight '{name}' gets no gradient (None) although the output depends on it "
                                  f"(finite differences give {fmt(q.richardson[0])} along a random direction)"))
             continue
-        gv = np.array([np.sum(gw.reshape(w0.shape) * v) for v in dirs])
+        if gw.shape != w0.shape:
+            problems.append((FAIL, f"gradient for weight '{name}' has shape {gw.shape}, expected {w0.shape} "
+                             "(the weight's shape: reduce over the batch)"))
+            continue
+        gv = np.array([np.sum(gw * v) for v in dirs])
         cmp = compare_with_fd(gv, q, tol)
         if not cmp.ok.all():
             i = int(np.argmax(np.where(cmp.ok, -1, cmp.rel_err)))
@@ -467,8 +488,17 @@ def check_graph(subject: Subject, X: np.ndarray, U: np.ndarray, y: np.ndarray, g
 
 def _graph_vs_eager(subject: Subject, X, U, y, g, tol: Tolerance) -> CheckResult:
     dtype = subject.dtype
-    fn = subject.graph_function()
-    yg, gg = fn(_tf_constant(X, subject), _tf_constant(U, subject))
+    xt, ut = _tf_constant(X, subject), _tf_constant(U, subject)
+    try:
+        yg, gg = subject.graph_function((None, X.shape[1]))(xt, ut)
+    except Exception as exc:
+        try:  # only the unknown batch size breaks it?
+            subject.graph_function(X.shape)(xt, ut)
+        except Exception:
+            raise exc from None
+        reason = exc.reason if isinstance(exc, UserCodeError) else describe_exception(exc)
+        return CheckResult("graph", FAIL, "fails under tf.function when the batch size is unknown (Keras retraces "
+                           f"with batch size None when it changes, e.g. at the last batch): {reason}", dtype=dtype)
     yg, gg = np.asarray(yg.numpy(), np.float64), np.asarray(gg.numpy(), np.float64)
     xs = X.ravel()
     for what, a, b in (("output", y, yg), ("gradient", g, gg)):
@@ -609,9 +639,44 @@ def stability_hint(dtype: str, x0: float, in_forward: bool, source: str | None) 
 
 
 def source_of(obj) -> str | None:
+    """The activation's source text (its class for a layer instance), or None."""
     try:
         while hasattr(obj, "python_function") or hasattr(obj, "__wrapped__"):
             obj = getattr(obj, "python_function", None) or obj.__wrapped__
+        if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+            obj = type(obj)
         return inspect.getsource(obj)
     except (OSError, TypeError):
         return None
+
+
+def module_source_of(obj) -> str | None:
+    """The source of the module that defines the activation, or None."""
+    try:
+        target = obj if (inspect.isfunction(obj) or inspect.isclass(obj)) else getattr(obj, "python_function", None)
+        module = inspect.getmodule(target if target is not None else type(obj))
+        return inspect.getsource(module) if module is not None else None
+    except (OSError, TypeError):
+        return None
+
+
+def number_literals(source: str | None, limit: int = 200) -> tuple[float, ...]:
+    """Finite float/int literals in ``source`` (breakpoints of piecewise definitions)."""
+    if not source:
+        return ()
+    import io
+    import tokenize
+
+    found = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(inspect.cleandoc(source)).readline):
+            if tok.type == tokenize.NUMBER and not tok.string.endswith(("j", "J")):
+                try:
+                    v = float(tok.string.replace("_", ""))
+                except ValueError:
+                    continue
+                if np.isfinite(v) and v not in found:
+                    found.append(v)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return tuple(found[:limit])

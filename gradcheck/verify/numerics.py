@@ -43,22 +43,29 @@ def tolerance_for(dtype: str, rtol: float | None = None, atol: float | None = No
     return tol
 
 
-def special_points(lo: float, hi: float, dtype: str, declared=()) -> np.ndarray:
-    """Points where bugs hide: 0, +-tiny, +-1, the range ends, integers and half-integers, declared kinks.
+def special_points(lo: float, hi: float, dtype: str, declared=(), literals=()) -> np.ndarray:
+    """Points where bugs hide: 0, +-tiny, +-1, the range ends, every multiple of 0.01 (of a
+    coarser power of ten on wide ranges), declared kinks, and +- every number literal in the
+    activation's source (breakpoints such as ``x > 0.37`` or ``relu(x + 1.7)``).
 
-    "tiny" is 1e-6, not the smallest float: below ~eps, formulas like exp(x) - 1 round to 0 and
-    min/max pieces tie, so autodiff differentiates a rounding plateau that no real input hits.
+    Multiples of 0.01 are k/100, which is the same double as the literal ``0.37`` in code, so
+    a seam or NaN trap at a two-decimal breakpoint is hit exactly. "tiny" is 1e-6, not the
+    smallest float: below ~eps, formulas like exp(x) - 1 round to 0 and min/max pieces tie, so
+    autodiff differentiates a rounding plateau that no real input hits.
     """
     cand = [0.0, TINY, -TINY, 1e-3, -1e-3, 1.0, -1.0, lo, hi, *declared]
-    # Kinks and jumps of hand-made activations sit mostly on integers and half-integers.
-    step = 0.5 if (hi - lo) <= 400 else max(1.0, 2.0 ** np.ceil(np.log2((hi - lo) / 400)))
-    grid = np.arange(np.ceil(lo / step) * step, hi + step / 2, step)
-    pts = np.concatenate([np.asarray(cand, dtype=np.float64), grid[:1000]])
+    lits = [v for lit in literals for v in (lit, -lit)]
+    decimals = 2
+    while (hi - lo) * 10.0 ** decimals > 4000 and decimals > -6:
+        decimals -= 1
+    k = np.arange(np.ceil(lo * 10.0 ** decimals), np.floor(hi * 10.0 ** decimals) + 1)
+    grid = k / 10.0 ** decimals if decimals >= 0 else k * 10.0 ** -decimals
+    pts = np.concatenate([np.asarray(cand + lits, dtype=np.float64), grid])
     pts = pts[(pts >= lo) & (pts <= hi)]
     return np.unique(pts)
 
 
-def sample_points(lo: float, hi: float, n: int, seed: int, dtype: str, declared=()) -> np.ndarray:
+def sample_points(lo: float, hi: float, n: int, seed: int, dtype: str, declared=(), literals=()) -> np.ndarray:
     """``n`` points: half an even grid (no gaps, sorted, first), half uniform random (no
     aliasing), then the special points. Every point is exactly representable in ``dtype``.
     Not deduplicated: a repeated point costs nothing and sorting a million points does."""
@@ -66,7 +73,7 @@ def sample_points(lo: float, hi: float, n: int, seed: int, dtype: str, declared=
     n_grid = n // 2 if n > 1 else 0
     grid = np.linspace(lo, hi, n_grid)
     rand = rng.uniform(lo, hi, n - n_grid)
-    pts = np.concatenate([grid, rand, special_points(lo, hi, dtype, declared)])
+    pts = np.concatenate([grid, rand, special_points(lo, hi, dtype, declared, literals)])
     if dtype != "float64":
         pts = pts.astype(np.dtype(dtype)).astype(np.float64)
     return pts

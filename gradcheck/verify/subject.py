@@ -83,9 +83,8 @@ class Evaluation:
     y: np.ndarray
     g: np.ndarray | None = None  # d<u, y>/dx, None when TF returned None
     g_raw: object = None  # what TF returned, for shape/dtype checks
-    g2: np.ndarray | None = None  # with upstream 2u
+    not_tensor: str | None = None  # what a hand-written gradient returned instead of a tensor
     weight_grads: list | None = None
-    weight_grads2: list | None = None
 
 
 class Subject:
@@ -96,6 +95,7 @@ class Subject:
         self.kind = activation.kind
         self.dtype = dtype
         self.tol_dtype = dtype  # float32 when the arithmetic inside is float32
+        self.grad_tol_dtype = dtype  # float32 when a hand-written gradient computes in float32
         self.tf_dtype = tf.as_dtype(dtype)
         self.layer = None
         obj = activation.obj
@@ -136,27 +136,28 @@ class Subject:
     def forward(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.call(tf.constant(x, self.tf_dtype)).numpy(), dtype=np.float64)
 
-    def evaluate(self, x: np.ndarray, u: np.ndarray, *, weights=False, twice=False, fn=None) -> Evaluation:
-        """Forward and reverse pass as training runs them: GradientTape, upstream ``u``."""
+    def evaluate(self, x: np.ndarray, u: np.ndarray, *, weights=False, fn=None) -> Evaluation:
+        """Forward and reverse pass as training runs them: GradientTape, upstream ``u``.
+
+        One gradient per tape, as in training (a second gradient from a persistent tape
+        breaks tf.py_function)."""
         xt = tf.constant(x, self.tf_dtype)
         ws = self.weights if weights else []
-        with tf.GradientTape(persistent=twice) as tape:
+        with tf.GradientTape() as tape:
             tape.watch(xt)
             y = self.call(xt, fn)
         ut = tf.constant(u, y.dtype)
         out = Evaluation(y=np.asarray(y.numpy(), dtype=np.float64))
         try:
             grads = tape.gradient(y, [xt] + ws, output_gradients=ut)
-            if twice:
-                grads2 = tape.gradient(y, [xt] + ws, output_gradients=2 * ut)
         except Exception as exc:
             raise UserCodeError(f"gradient computation raised {describe_exception(exc)}", "gradient") from exc
-        out.g_raw = grads[0]
-        out.g = _to_numpy(grads[0])
-        out.weight_grads = [_to_numpy(g) for g in grads[1:]]
-        if twice:
-            out.g2 = _to_numpy(grads2[0])
-            out.weight_grads2 = [_to_numpy(g) for g in grads2[1:]]
+        g = grads[0]
+        out.g_raw = g
+        if g is not None and not isinstance(g, (tf.Tensor, tf.IndexedSlices, tf.Variable)):
+            out.not_tensor = _describe_value(g)
+        out.g = _to_numpy(g)
+        out.weight_grads = [_to_numpy(w) for w in grads[1:]]
         return out
 
     def autodiff_of_forward(self, x: np.ndarray, u: np.ndarray) -> np.ndarray | None:
@@ -169,11 +170,13 @@ class Subject:
             y = out[0] if isinstance(out, (tuple, list)) else out
         return _to_numpy(tape.gradient(y, xt, output_gradients=tf.constant(u, y.dtype)))
 
-    def graph_function(self):
-        """forward + gradient compiled with tf.function (as Keras training runs it)."""
+    def graph_function(self, shape):
+        """forward + gradient compiled with tf.function for inputs of ``shape`` (``None`` for
+        an unknown batch size, which is what Keras traces when the batch size changes)."""
         call = self._call
+        spec = tf.TensorSpec(shape, self.tf_dtype)
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(input_signature=[spec, spec])
         def fwd_bwd(x, u):
             with tf.GradientTape() as tape:
                 tape.watch(x)
@@ -189,7 +192,12 @@ def _to_numpy(g):
         return None
     if isinstance(g, tf.IndexedSlices):
         g = tf.convert_to_tensor(g)
-    return np.asarray(g.numpy(), dtype=np.float64)
+    if hasattr(g, "numpy"):
+        g = g.numpy()
+    try:
+        return np.asarray(g, dtype=np.float64)
+    except (TypeError, ValueError):  # a hand-written gradient returned something odd
+        return None
 
 
 def build_layer(obj, dtype: str):
@@ -209,21 +217,26 @@ def build_layer(obj, dtype: str):
 
 
 def choose_subject(activation, probe: np.ndarray) -> tuple[Subject, str | None]:
-    """A Subject in float64 when the activation runs in float64, else float32.
+    """A Subject in float64 when the activation (and its gradient) runs in float64, else float32.
 
-    Returns the subject and a note saying why float32 was used. Raises UserCodeError when
-    it runs in neither.
+    Returns the subject and a note saying why float32 (or float32 tolerances) are used.
+    Raises UserCodeError when it runs in neither.
     """
     note = None
     try:
         s = Subject(activation, "float64")
         y = s.call(tf.constant(probe, tf.float64))
-        if y.dtype == tf.float64:
-            if _computes_in_float32(y):
-                s.tol_dtype = "float32"
-                return s, "float64 inputs but float32 arithmetic inside: float32 tolerances"
-            return s, None
-        note = f"returns {y.dtype.name} for float64 input: checked in float32"
+        if y.dtype != tf.float64:
+            note = f"returns {y.dtype.name} for float64 input: checked in float32"
+        else:
+            grad_note = _probe_gradient(s, activation, probe)
+            if grad_note is None:
+                if _computes_in_float32(y.numpy()):
+                    s.tol_dtype = "float32"
+                    return s, "float64 inputs but float32 arithmetic inside: float32 tolerances"
+                return s, None if s.grad_tol_dtype == "float64" else \
+                    "hand-written gradient computed in float32: float32 tolerances for it"
+            note = grad_note
     except UserCodeError as exc:
         note = f"does not run in float64 ({exc.reason}): checked in float32"
     s = Subject(activation, "float32")
@@ -233,9 +246,27 @@ def choose_subject(activation, probe: np.ndarray) -> tuple[Subject, str | None]:
     return s, note
 
 
-def _computes_in_float32(y) -> bool:
-    """True when float64 outputs are all exactly float32 numbers although inputs are not."""
-    vals = y.numpy().ravel()
+def _probe_gradient(s: Subject, activation, probe) -> str | None:
+    """None if the gradient runs in float64 (or fails in float32 too: then the float64 run
+    reports it); else a note why float32 is used. Marks a hand-written gradient whose
+    arithmetic is float32 (all its values float32 numbers with a ones upstream)."""
+    ones = np.ones_like(probe)
+    try:
+        ev = s.evaluate(probe, ones)
+    except UserCodeError as exc:
+        try:
+            Subject(activation, "float32").evaluate(probe, ones)
+        except UserCodeError:
+            return None
+        return f"its gradient does not run in float64 ({exc.reason}): checked in float32"
+    if s.custom is not None and ev.g is not None and ev.not_tensor is None and _computes_in_float32(ev.g):
+        s.grad_tol_dtype = "float32"
+    return None
+
+
+def _computes_in_float32(values: np.ndarray) -> bool:
+    """True when float64 results are all exactly float32 numbers although inputs are not."""
+    vals = np.asarray(values).ravel()
     nontrivial = vals[(vals != 0) & np.isfinite(vals) & (vals != np.round(vals))]
     # a few distinct levels (quantizers) are float32 numbers by construction
     if nontrivial.size < 4 or np.unique(nontrivial).size < nontrivial.size // 2:
