@@ -258,10 +258,15 @@ def softplus_builtin(x):
     return tf.nn.softplus(x)
 
 
+# Built from integers so that no literal in this file names the point: gradcheck samples every
+# number literal of the activation's module, and this test is about the kinks option.
+_HIDDEN = 11 / 8  # 1.375, between the 0.01 grid points 1.37 and 1.38
+
+
 def gradient_nan_at_1_375(x):
-    """Equals x (slope 1, no kink), but autodiff gives NaN - NaN exactly at x = 1.375."""
-    d = tf.sqrt(tf.square(x - 1.375))
-    return x + d - tf.sqrt(tf.square(x - 1.375))
+    """Equals x (slope 1, no kink), but autodiff gives NaN - NaN exactly at x = 11/8."""
+    d = tf.sqrt(tf.square(x - _HIDDEN))
+    return x + d - tf.sqrt(tf.square(x - _HIDDEN))
 
 
 def log1p_unmarked(x):
@@ -603,11 +608,25 @@ def test_range_option_is_respected():
 def test_kinks_option_adds_points():
     without = run(gradient_nan_at_1_375, stability=False)
     assert without.status == "pass", without.message
-    declared = run(gradient_nan_at_1_375, stability=False, kinks=[1.375])
+    declared = run(gradient_nan_at_1_375, stability=False, kinks=[_HIDDEN])
     g = declared.check("gradient")
     assert g.status == "fail"
-    assert g.worst_input == pytest.approx(1.375, abs=1e-12)
-    assert "NaN" in g.message and 1.375 in xs_in(g.message)
+    assert g.worst_input == pytest.approx(_HIDDEN, abs=1e-12)
+    assert "NaN" in g.message and _HIDDEN in xs_in(g.message)
+
+
+def seam_at_module_constant(x):
+    """Equals x, but TF's relu'(0) = 0 makes the gradient 0 exactly at x = BREAK."""
+    return tf.nn.relu(x - BREAK) - tf.nn.relu(BREAK - x) + BREAK
+
+
+BREAK = 0.123  # a three-decimal breakpoint: neither on the random samples nor on the 0.01 grid
+
+
+def test_number_literals_of_the_module_are_sampled():
+    r = run(seam_at_module_constant, stability=False)
+    assert r.status == "fail", r.message
+    assert r.check("gradient_vs_fd").worst_input == pytest.approx(0.123, abs=1e-12)
 
 
 # ------------------------------------------------------------------------------------------

@@ -133,10 +133,11 @@ def test_layer_instance_at_module_level_is_a_layer(tmp_path):
                 return tf.where(x > 0, x, self.alpha * x)
 
         leaky = Leaky(0.2)
-        stock = keras.layers.ReLU()  # class defined in keras: not this module's
+        stock = keras.layers.ReLU()  # Keras's own activation layer, configured here: checked
+        dense = keras.layers.Dense(4)  # not an activation layer: ignored
         """,
     )}
-    assert set(acts) == {"leaky"}
+    assert set(acts) == {"leaky", "stock"}
     assert acts["leaky"].kind == "layer" and acts["leaky"].obj.alpha == 0.2
 
 
