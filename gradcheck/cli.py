@@ -10,14 +10,13 @@ import math
 import os
 import sys
 import time
-from dataclasses import replace
-
 import click
 
 from . import __version__
-from .config import FORMATS, ConfigError, find_pyproject, load_config
-from .settings import DEFAULT_RANGE, DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, Settings
-from .targets import TargetError, expand_targets
+from .defaults import DEFAULT_RANGE, DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, FORMATS
+
+# config (tomllib, pathlib), settings (dataclasses) and targets are imported where used:
+# `gradcheck --version` must start about as fast as `import click, rich`.
 
 
 class PositiveFloat(click.ParamType):
@@ -47,6 +46,8 @@ def _check_range(ctx, param, value):
 def _read_config(ctx, param, value):
     """Eager: load ``[tool.gradcheck]`` into ``ctx.default_map`` before the other options
     get their values, so that command-line flags still win (black's approach)."""
+    from .config import ConfigError, find_pyproject, load_config
+
     try:
         path = value or find_pyproject(list(ctx.params.get("targets") or ()))
         if not path:
@@ -97,6 +98,11 @@ def gradcheck(ctx, targets, format, samples, range, seed, timeout, rtol, atol, j
 
     TARGET is a .py file, a folder (every *.py below it) or file.py::name.
     """
+    from dataclasses import replace
+
+    from .settings import Settings
+    from .targets import TargetError, expand_targets
+
     try:
         job_list = expand_targets(list(targets), tuple(exclude))
     except TargetError as e:

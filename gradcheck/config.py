@@ -20,7 +20,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-FORMATS = ("text", "json", "junit")
+from .defaults import FORMATS  # noqa: E402  (re-exported)
 # Top-level keys of [tool.gradcheck]; each is also the click parameter name it feeds,
 # except "overrides", which has no command-line form.
 KEYS = ("samples", "range", "seed", "timeout", "rtol", "atol", "exclude", "format", "jobs",

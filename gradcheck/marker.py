@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
-from .settings import OPTION_NAMES
+from .defaults import OPTION_NAMES
 
 T = TypeVar("T")
 ATTRIBUTE = "__gradcheck_options__"

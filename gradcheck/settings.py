@@ -10,10 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-DEFAULT_SAMPLES = 2048
-DEFAULT_RANGE = (-8.0, 8.0)
-DEFAULT_SEED = 0
-DEFAULT_TIMEOUT = 60.0
+from .defaults import DEFAULT_RANGE, DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, OPTION_NAMES
 
 
 @dataclass(frozen=True)
@@ -69,4 +66,5 @@ class Settings:
         return cls().merged(d)
 
 
-OPTION_NAMES = tuple(f.name for f in fields(Settings))
+if OPTION_NAMES != tuple(f.name for f in fields(Settings)):  # defaults.py lists them for cheap imports
+    raise ImportError("gradcheck.defaults.OPTION_NAMES is out of date with Settings")

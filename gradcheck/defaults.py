@@ -1,0 +1,10 @@
+"""Defaults and names the command line needs before anything else: constants only, so
+``gradcheck --version`` and ``--help`` import nothing heavier than click."""
+
+DEFAULT_SAMPLES = 2048
+DEFAULT_RANGE = (-8.0, 8.0)
+DEFAULT_SEED = 0
+DEFAULT_TIMEOUT = 60.0
+FORMATS = ("text", "json", "junit")
+# The fields of settings.Settings (checked there at import), accepted by @gradcheck.options.
+OPTION_NAMES = ("samples", "range", "seed", "timeout", "rtol", "atol", "kinks", "skip", "stability")
