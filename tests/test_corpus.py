@@ -45,3 +45,27 @@ def test_every_labeled_activation_was_discovered(scored):
     s, _ = scored
     assert all(v != "missing" for v in s["status_of"].values()), describe(s)
     assert s["unlabeled_results"] == [], describe(s)
+
+
+def _known_misses():
+    import ast
+
+    out = []
+    for path in sorted((Path(__file__).parent / "corpus").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "KNOWN_MISSES" for t in node.targets):
+                out += [(path, name, label[0]) for name, label in ast.literal_eval(node.value).items()]
+    return out
+
+
+@pytest.mark.xfail(strict=True, reason="known limitation (README, docs/method.md 'What it does not judge'): "
+                   "a 0.25% error in a float32-only tail below the absolute tolerance, a bug only in the "
+                   "float16 code path, NaN traps at computed points that no sample hits")
+@pytest.mark.parametrize("path,name,label", _known_misses(), ids=lambda v: getattr(v, "name", str(v)))
+def test_known_limitations_still_missed(path, name, label):
+    import gradcheck
+    from gradcheck.loader import load_module
+
+    module = load_module(str(path))
+    assert gradcheck.check(getattr(module, name)).status == label

@@ -94,6 +94,18 @@ def _probe_structure(subject: Subject, rng, lo: float, hi: float) -> tuple[bool,
     return elementwise, rows_independent
 
 
+def _still_elementwise(subject: Subject, X, Y, rng, lo: float, hi: float) -> bool:
+    """Confirm the probe on the real batch's extreme rows (the first and last rows hold the
+    range ends): move one column and check that no other output moves. Couplings that only
+    start at large inputs (clipping a row's norm at 18) are invisible to 4x8 probes."""
+    rows = np.r_[0:min(64, X.shape[0]), max(0, X.shape[0] - 64):X.shape[0]]
+    Xs = X[rows].copy()
+    Xs[:, 3] = np.clip(Xs[:, 3] + (hi - lo) * rng.uniform(0.05, 0.2, rows.size) * rng.choice([-1, 1], rows.size), lo, hi)
+    moved = ~_same(Y[rows], subject.forward(Xs))
+    moved[:, 3] = False
+    return not moved.any()
+
+
 def _same(a, b):
     scale = np.maximum(np.abs(a), np.abs(b))
     return (a == b) | (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= 1e-12 * scale)
@@ -112,9 +124,8 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
     state["elementwise"] = elementwise
 
     # -- one batched forward + backward pass over every sample point ---------------------
-    # breakpoints written in the activation, then in its module (constants such as THRESH = 0.37)
-    literals = C.number_literals(C.source_of(activation.obj)) + C.number_literals(C.module_source_of(activation.obj))
-    pts = sample_points(lo, hi, settings.samples, settings.seed, dtype, settings.kinks, literals[:400])
+    pts = sample_points(lo, hi, settings.samples, settings.seed, dtype, settings.kinks,
+                        C.numbers_of(activation.obj, subject.layer))
     if not elementwise:
         pts = rng.permutation(pts)  # rows of mixed inputs, not sorted runs
     X = C.to_rows(pts)
@@ -139,9 +150,11 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
     sub = np.concatenate([X[:SUBSET_ROWS // 2], X[-(SUBSET_ROWS // 2):]]) if X.shape[0] > SUBSET_ROWS else X
     Us = C.upstream(rng, sub.shape)
     evs = subject.evaluate(sub, Us, weights=bool(subject.weights))
-    evs2 = subject.evaluate(sub, 2 * Us, weights=bool(subject.weights))
-    checks.append(C.check_upstream(evs.g, evs2.g, evs.weight_grads, evs2.weight_grads, tol, custom, dtype))
+    scaled = {k: subject.evaluate(sub, k * Us, weights=bool(subject.weights)) for k in C.UPSTREAM_FACTORS}
+    checks.append(C.check_upstream(evs, scaled, tol, custom, dtype))
 
+    if elementwise and not _still_elementwise(subject, X, ev.y, rng, lo, hi):
+        elementwise = state["elementwise"] = False  # the small probes missed a coupling
     if elementwise:
         x, y, u = X.ravel()[:n], ev.y.ravel()[:n], U.ravel()[:n]
         v = ev.g.ravel()[:n]
@@ -151,10 +164,13 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
         # for large samples only the (already sorted) grid half is searched
         if n <= 131072:
             order = np.argsort(x, kind="stable")
-            extra = kink_candidates(x[order], y[order], g[order], tol.eps)
+            xs_, ys_, gs_ = x[order], y[order], g[order]
         else:
             m = settings.samples // 2
-            extra = kink_candidates(x[:m], y[:m], g[:m], tol.eps)
+            xs_, ys_, gs_ = x[:m], y[:m], g[:m]
+        # ... and so are jumps between samples, narrowed down by bisection
+        extra = np.concatenate([kink_candidates(xs_, ys_, gs_, tol.eps),
+                                C.locate_jumps(subject, xs_, ys_, gs_, tol.eps)])
         if extra.size:
             Xk = C.to_rows(extra)
             Uk = C.upstream(rng, Xk.shape)
@@ -250,7 +266,7 @@ def _stability(activation, subject: Subject, settings: Settings, checks: list, e
     try:
         checks.append(C.check_stability(make, lo, hi, C.source_of(activation.obj), bool(elementwise)))
     except UserCodeError as exc:
-        checks.append(CheckResult("stability", WARN, f"float32 sweep could not run: {exc.reason}", dtype="float32"))
+        checks.append(CheckResult("stability", SKIP, f"not run: does not run in float32 ({exc.reason})", dtype="float32"))
 
 
 def _curves(state: dict) -> Curves | None:

@@ -136,32 +136,47 @@ def _describe_points(xs: np.ndarray) -> str:
 
 
 # -- upstream linearity ---------------------------------------------------------------------
-def check_upstream(g: np.ndarray, g2: np.ndarray, wg, wg2, tol: Tolerance, custom: bool, dtype: str) -> CheckResult:
-    """The vector-Jacobian product must be linear in the upstream gradient dy: with 2*dy it
-    must double, exactly up to rounding (tolerance: exact_rtol of the dtype, relative to |g|).
-    A hand-written gradient that forgets to multiply by dy (or adds a term without it) fails."""
-    pairs = [(g, g2)] + [(a, b) for a, b in zip(wg or [], wg2 or []) if a is not None and b is not None]
-    worst, worst_ratio = 0.0, None
-    for a, b in pairs:
-        a, b = a.ravel(), b.ravel()
-        ok = np.isfinite(a) & np.isfinite(b)
-        if not ok.any():
-            continue
-        a, b = a[ok], b[ok]
-        err = np.abs(b - 2 * a)
-        scale = tol.exact_rtol * (np.abs(b) + 2 * np.abs(a)) + tol.exact_atol * max(1.0, float(np.max(np.abs(b))))
-        rel = float(np.max(err / np.maximum(scale, 1e-300)))
-        if rel > worst:
-            worst = rel
-            nz = np.abs(a) > 1e-12 * max(float(np.max(np.abs(a))), 1e-300)
-            worst_ratio = float(np.median(b[nz] / a[nz])) if nz.any() else None
-    if worst > 1.0:
-        got = f" it scaled by {fmt(worst_ratio)}" if worst_ratio is not None else ""
+UPSTREAM_FACTORS = (2.0, 1024.0, -1.0)
+
+
+def check_upstream(base, scaled: dict, tol: Tolerance, custom: bool, dtype: str) -> CheckResult:
+    """The vector-Jacobian product must be linear in the upstream gradient dy. With dy scaled
+    by 2, 1024 and -1 (exact in floating point) it must scale the same way at every point, to a
+    few ulps (tolerance: exact_rtol of the dtype, relative to the values at that point, no
+    absolute slack). A hand-written gradient that forgets dy (in one branch or everywhere),
+    adds a term without it, or clips it fails. Weight gradients are held to the same rule.
+
+    ``base`` and ``scaled[k]`` are Evaluations with upstream u and k*u."""
+    info = np.finfo(np.dtype(dtype))
+    # below tiny/eps, products underflow into subnormals where scaling is no longer exact
+    underflow = float(info.tiny / info.eps)
+    worst = None  # (excess, factor, observed ratio)
+    for k, ev in scaled.items():
+        pairs = [(base.g, ev.g)] + [(a, b) for a, b in zip(base.weight_grads or [], ev.weight_grads or [])
+                                    if a is not None and b is not None]
+        for a, b in pairs:
+            if a is None or b is None or a.shape != b.shape:
+                continue
+            a, b = a.ravel(), b.ravel()
+            ok = np.isfinite(a) & np.isfinite(b) & np.isfinite(k * a)
+            with np.errstate(all="ignore"):
+                err = np.abs(b - k * a)
+                t = tol.exact_rtol * (np.abs(b) + np.abs(k * a)) + abs(k) * underflow
+                excess = np.where(ok, err / t, 0.0)
+            i = int(np.argmax(excess))
+            if excess[i] > 1.0 and (worst is None or excess[i] > worst[0]):
+                ratio = float(b[i] / a[i]) if a[i] != 0 else None
+                worst = (float(excess[i]), k, ratio, int((excess > 1.0).sum()), a.size)
+    if worst is not None:
+        _, k, ratio, count, total = worst
+        there = f"there it scaled by {fmt(ratio)}" if ratio is not None else "there it was not 0 for a 0 result"
+        got = f"it did not at {count} of {total} points ({there})"
         who = "the hand-written gradient" if custom else "the gradient"
-        return CheckResult("upstream", FAIL, f"{who} is not proportional to the upstream gradient dy: doubling dy "
-                           f"should double it;{got} instead (forgot to multiply by dy?)", dtype=dtype,
-                           hint="return dy * (derivative), not the derivative alone")
-    return CheckResult("upstream", PASS, "linear in the upstream gradient", dtype=dtype)
+        return CheckResult("upstream", FAIL, f"{who} is not proportional to the upstream gradient dy: with dy "
+                           f"scaled by {fmt(k)} it should scale by {fmt(k)}; {got} (forgot to multiply by dy, in "
+                           "one branch or everywhere, or clipped it?)", dtype=dtype,
+                           hint="return dy * (derivative) in every branch, not the derivative alone")
+    return CheckResult("upstream", PASS, "linear in the upstream gradient (dy scaled by 2, 1024, -1)", dtype=dtype)
 
 
 # -- finite differences ---------------------------------------------------------------------
@@ -184,6 +199,52 @@ def elementwise_fd(subject: Subject, x_flat: np.ndarray, y_flat: np.ndarray, tol
     fglobal = float(np.max(ay, initial=0.0, where=np.isfinite(ay)))
     q = quotients(vals[-2], vals[-1], y_flat, vals[1], vals[2], h, tol.eps, fglobal)
     return FDData(x_flat, q)
+
+
+def locate_jumps(subject: Subject, xs: np.ndarray, fs: np.ndarray, gs: np.ndarray, eps: float,
+                 limit: int = 64, steps: int = 48) -> np.ndarray:
+    """Jumps of the forward between sorted neighbouring samples, narrowed down by bisection.
+
+    Candidates: intervals whose trapezoid residual |df - (g_a + g_b)/2 dx| stands out from
+    both neighbours' (a jump is an isolated spike; smooth parts vary smoothly). Each is halved
+    ``steps`` times (one batched forward call per step for all of them), keeping the half
+    where f changes more. A continuous function's change over the final interval vanishes
+    with its width; a jump's does not. Returns both ends of every confirmed jump.
+    """
+    if xs.size < 8:
+        return np.empty(0)
+    with np.errstate(all="ignore"):
+        dx = np.diff(xs)
+        r = np.abs(np.diff(fs) - 0.5 * (gs[:-1] + gs[1:]) * dx)
+        r[~np.isfinite(r) | (dx <= 0)] = 0.0
+        fscale = float(np.max(np.abs(fs), initial=0.0, where=np.isfinite(fs)))
+        floor = 1e4 * eps * max(fscale, 1e-300)
+        left = np.concatenate([[0.0], r[:-1]])
+        right = np.concatenate([r[1:], [0.0]])
+        cand = np.nonzero((r > floor) & (r > 10 * np.maximum(left, right)))[0]
+    if cand.size == 0:
+        return np.empty(0)
+    cand = cand[np.argsort(-r[cand])][:limit]
+    a, b = xs[cand].copy(), xs[cand + 1].copy()
+    fa, fb = fs[cand].copy(), fs[cand + 1].copy()
+    for _ in range(steps):
+        m = 0.5 * (a + b)
+        live = (m > a) & (m < b)
+        if not live.any():
+            break
+        fm = subject.forward(to_rows(m)).ravel()[: m.size]
+        go_left = np.abs(fm - fa) >= np.abs(fb - fm)
+        upd_b = live & go_left
+        upd_a = live & ~go_left
+        b = np.where(upd_b, m, b)
+        fb = np.where(upd_b, fm, fb)
+        a = np.where(upd_a, m, a)
+        fa = np.where(upd_a, fm, fa)
+    with np.errstate(all="ignore"):
+        jump = np.abs(fb - fa)
+        narrow = (b - a) <= 1e-9 * np.maximum(1.0, np.abs(a))
+        real = np.isfinite(jump) & narrow & (jump > floor)
+    return np.unique(np.concatenate([a[real], b[real]]))
 
 
 def refine_fd(subject: Subject, x: np.ndarray, y: np.ndarray, g: np.ndarray, fd: FDData, cmp: FDComparison,
@@ -612,15 +673,19 @@ def check_stability(make_subject, lo: float, hi: float, source: str | None, elem
             bad_val = yb if in_fwd else gb
             what = ("output" if in_fwd else "gradient") + (" is NaN" if np.isnan(bad_val) else
                                                             f" is {'-' if bad_val < 0 else ''}inf")
-            findings.append((dtype, x0, what, in_fwd))
+            # "from x on" only when every larger input on that side is bad too
+            side = (np.sign(xs) == np.sign(xs[i])) & (np.abs(xs) >= abs(xs[i]))
+            onward = bool(bad[side].all())
+            findings.append((dtype, x0, what, in_fwd, onward, int(bad.sum())))
             if dtype == "float32":
                 break  # lower precisions will fail the same way; report the float32 finding
     if not findings:
         return CheckResult("stability", PASS, f"finite output and gradient for |x| up to 1e4 in {', '.join(tried)}",
                            dtype=",".join(tried))
-    dtype, x0, what, in_forward = findings[0]
+    dtype, x0, what, in_forward, onward, count = findings[0]
     hint = stability_hint(dtype, x0, in_forward, source)
-    msg = f"{dtype}: {what} from x={fmt(x0)} on (finite inputs)"
+    where = f"from x={fmt(x0)} on" if onward else f"at x={fmt(x0)} ({count} isolated inputs of the sweep)"
+    msg = f"{dtype}: {what} {where} (finite inputs)"
     return CheckResult("stability", WARN, msg, worst_input=x0, dtype=dtype, hint=hint)
 
 
@@ -700,6 +765,48 @@ def _module_source(module) -> str:
     if key not in _SOURCES:
         _SOURCES[key] = inspect.getsource(module)
     return _SOURCES[key]
+
+
+# Irrational breakpoints people write inline (x - np.pi / 4, the golden ratio, log 2).
+COMMON_CONSTANTS = (np.pi / 4, np.pi / 2, np.pi, 2 * np.pi, np.e, np.log(2.0), np.log(3.0), np.log(10.0),
+                    np.sqrt(2.0), np.sqrt(3.0), 1 / np.sqrt(2.0), (1 + np.sqrt(5.0)) / 2, (np.sqrt(5.0) - 1) / 2)
+
+
+def numbers_of(activation_obj, layer=None) -> tuple[float, ...]:
+    """Where breakpoints of a piecewise definition or NaN traps are likely: every number
+    literal in the activation's source and its module, the module's numeric constants
+    (K = math.log(3.0)), a layer's numeric attributes, the reciprocals of all of these (poles
+    of 1/(1 + p*x)), and a few common irrational constants. Signs are added by the caller."""
+    found = list(number_literals(source_of(activation_obj))) + list(number_literals(module_source_of(activation_obj)))
+    found += _numeric_values(getattr(_module_of(activation_obj), "__dict__", {}))
+    if layer is not None:
+        found += _numeric_values(getattr(layer, "__dict__", {}))
+    found += [1.0 / v for v in found if v != 0 and np.isfinite(1.0 / v)]
+    found += list(COMMON_CONSTANTS)
+    out = []
+    for v in found:
+        if v not in out:
+            out.append(float(v))
+    return tuple(out[:600])
+
+
+def _module_of(obj):
+    try:
+        while hasattr(obj, "python_function") or hasattr(obj, "__wrapped__"):
+            obj = getattr(obj, "python_function", None) or obj.__wrapped__
+        return inspect.getmodule(obj if (inspect.isfunction(obj) or inspect.isclass(obj)) else type(obj))
+    except (TypeError, AttributeError):
+        return None
+
+
+def _numeric_values(namespace: dict) -> list[float]:
+    vals = []
+    for v in list(namespace.values())[:2000]:
+        if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool):
+            f = float(v)
+            if np.isfinite(f):
+                vals.append(f)
+    return vals
 
 
 def number_literals(source: str | None, limit: int = 200) -> tuple[float, ...]:

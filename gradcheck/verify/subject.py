@@ -106,6 +106,9 @@ class Subject:
             self._call = obj
         self.custom = find_custom_gradient(obj) if self.kind == "custom_gradient" else None
         self.is_tf_function = isinstance(obj, tf.types.experimental.GenericFunction)
+        if self.is_tf_function and _rank_of_signature(obj) == 1:
+            # a tf.function that declares 1-D input: feed it the batch flattened
+            self._call = lambda x, f=obj: tf.reshape(f(tf.reshape(x, [-1])), tf.shape(x))
 
     # -- calling ---------------------------------------------------------------------
     @property
@@ -185,6 +188,13 @@ class Subject:
             return y, (tf.zeros_like(x) * np.nan if g is None else g)
 
         return fwd_bwd
+
+
+def _rank_of_signature(fn) -> int | None:
+    sig = getattr(fn, "input_signature", None)
+    if not sig or len(sig) != 1 or not isinstance(sig[0], tf.TensorSpec) or sig[0].shape.rank is None:
+        return None
+    return sig[0].shape.rank
 
 
 def _to_numpy(g):
