@@ -258,15 +258,16 @@ def softplus_builtin(x):
     return tf.nn.softplus(x)
 
 
-# Built from integers so that no literal in this file names the point: gradcheck samples every
-# number literal of the activation's module, and this test is about the kinks option.
-_HIDDEN = 11 / 8  # 1.375, between the 0.01 grid points 1.37 and 1.38
+def _hidden_point():
+    # Built from integers at call time: gradcheck samples every number literal and numeric
+    # constant of the activation's module, and this test is about the kinks option.
+    return 11 / 8  # 1.375, between the 0.01 grid points 1.37 and 1.38
 
 
 def gradient_nan_at_1_375(x):
     """Equals x (slope 1, no kink), but autodiff gives NaN - NaN exactly at x = 11/8."""
-    d = tf.sqrt(tf.square(x - _HIDDEN))
-    return x + d - tf.sqrt(tf.square(x - _HIDDEN))
+    d = tf.sqrt(tf.square(x - _hidden_point()))
+    return x + d - tf.sqrt(tf.square(x - _hidden_point()))
 
 
 def log1p_unmarked(x):
@@ -608,11 +609,11 @@ def test_range_option_is_respected():
 def test_kinks_option_adds_points():
     without = run(gradient_nan_at_1_375, stability=False)
     assert without.status == "pass", without.message
-    declared = run(gradient_nan_at_1_375, stability=False, kinks=[_HIDDEN])
+    declared = run(gradient_nan_at_1_375, stability=False, kinks=[_hidden_point()])
     g = declared.check("gradient")
     assert g.status == "fail"
-    assert g.worst_input == pytest.approx(_HIDDEN, abs=1e-12)
-    assert "NaN" in g.message and _HIDDEN in xs_in(g.message)
+    assert g.worst_input == pytest.approx(_hidden_point(), abs=1e-12)
+    assert "NaN" in g.message and _hidden_point() in xs_in(g.message)
 
 
 def seam_at_module_constant(x):
