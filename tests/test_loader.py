@@ -11,15 +11,8 @@ from gradcheck.loader import ModuleLoadError, load_module
 
 
 @pytest.fixture(autouse=True)
-def _isolate_imports(tmp_path):
-    # The user's modules and their siblings must not leak into the next test (other
-    # modules stay: re-importing TensorFlow parts is not safe).
-    path = list(sys.path)
+def _isolate_imports(isolate_imports):  # tests/conftest.py
     yield
-    for name, mod in list(sys.modules.items()):
-        if str(getattr(mod, "__file__", None) or "").startswith(str(tmp_path)):
-            del sys.modules[name]
-    sys.path[:] = path
 
 
 def write(path, source=""):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..results import ERROR, FAIL, PASS, SKIP, WARN, CheckResult
+from ..results import FAIL, PASS, SKIP, WARN, CheckResult
 from .numerics import (FDComparison, Quotients, Tolerance, cluster_points, compare_with_fd, fd_step, quotients,
                        tolerance_for)
 from .subject import Subject, UserCodeError, describe_exception
