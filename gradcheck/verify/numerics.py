@@ -83,10 +83,11 @@ def sample_points(lo: float, hi: float, n: int, seed: int, dtype: str, declared=
 
 def fd_step(x: np.ndarray, eps: float) -> np.ndarray:
     """eps^(1/3) * max(1, |x|), rounded down to a power of two (exact in binary floating point)."""
-    m = np.maximum(1.0, np.abs(x))
+    m = np.abs(x, dtype=np.float64)
+    np.maximum(m, 1.0, out=m)
     m *= np.cbrt(eps)
-    _, e = np.frexp(m)  # m = f * 2**e with f in [0.5, 1): floor(log2(m)) = e - 1
-    return np.ldexp(1.0, e - 1)
+    # keep only the exponent bits of a normal float64: 2**floor(log2(m)), exactly
+    return (m.view(np.int64) & np.int64(0x7FF0000000000000)).view(np.float64)
 
 
 @dataclass(frozen=True)
@@ -141,31 +142,52 @@ def quotients(fm2, fm1, f0, fp1, fp2, h, eps: float, fglobal: float = 0.0) -> Qu
     ``fglobal``, the output scale of the batch: cancellation inside a formula leaves errors of
     the size of its intermediates, not of its result.
     """
+    shape = np.shape(f0)
+    h = np.broadcast_to(h, shape)
     with np.errstate(all="ignore"):
-        inv_h = 1.0 / h  # h is a power of two: multiplying by 1/h is exact
-        d1 = fp1 - fm1
-        d1 *= inv_h
-        d1 *= 0.5
-        d2 = fp2 - fm2
-        d2 *= inv_h
-        d2 *= 0.25
-        trunc = d1 - d2
-        rich = trunc / 3.0
-        rich += d1
-        np.abs(trunc, out=trunc)
         if fglobal > 0:
             # the batch's output scale dominates the local values (which are in the batch, or
             # within 2h of it): one number instead of nine passes over the arrays
-            edge = max(np.max(np.abs(fp2), initial=0.0, where=np.isfinite(fp2)),
-                       np.max(np.abs(fm2), initial=0.0, where=np.isfinite(fm2)))
-            fscale = np.full(np.shape(f0), max(fglobal, edge))
+            fscale = np.broadcast_to(max(fglobal, _finite_absmax(fp2), _finite_absmax(fm2)), shape)
         else:
             fscale = np.maximum(np.abs(fm2), np.abs(fm1))
             for f in (f0, fp1, fp2):
                 np.maximum(fscale, np.abs(f), out=fscale)
-        noise = fscale * (ULPS_PER_EVAL * eps)
-        noise *= inv_h
-    return Quotients(fm2, fm1, f0, fp1, fp2, np.broadcast_to(h, np.shape(f0)), rich, noise, trunc, fscale, eps)
+        rich, trunc, noise = np.empty(shape), np.empty(shape), np.empty(shape)
+        for sl in _chunks(shape):  # cache-sized pieces: the temporaries stay in L2
+            inv_h = 1.0 / h[sl]  # h is a power of two: multiplying by 1/h is exact
+            d1 = fp1[sl] - fm1[sl]
+            d1 *= inv_h
+            d1 *= 0.5
+            d2 = fp2[sl] - fm2[sl]
+            d2 *= inv_h
+            d2 *= 0.25
+            d2 -= d1  # -(D(h) - D(2h))
+            np.divide(d2, -3.0, out=rich[sl])
+            rich[sl] += d1
+            np.abs(d2, out=trunc[sl])
+            np.multiply(inv_h, ULPS_PER_EVAL * eps, out=noise[sl])
+            noise[sl] *= fscale[sl]
+    return Quotients(fm2, fm1, f0, fp1, fp2, h, rich, noise, trunc, fscale, eps)
+
+
+CHUNK = 1 << 15
+
+
+def _chunks(shape):
+    n = shape[0] if shape else 1
+    return [slice(i, i + CHUNK) for i in range(0, max(n, 1), CHUNK)] if shape else [()]
+
+
+def _finite_absmax(a: np.ndarray) -> float:
+    """max |a| over the finite entries (two fast reductions unless a has inf/NaN)."""
+    if a.size == 0:
+        return 0.0
+    hi, lo = float(np.max(a)), float(np.min(a))
+    if np.isfinite(hi) and np.isfinite(lo):
+        return max(abs(hi), abs(lo))
+    aa = np.abs(a)
+    return float(np.max(aa, initial=0.0, where=np.isfinite(aa)))
 
 
 @dataclass(frozen=True)
@@ -188,12 +210,22 @@ def compare_with_fd(g: np.ndarray, q: Quotients, tol: Tolerance) -> FDComparison
     Where f jumps, nothing is accepted."""
     with np.errstate(all="ignore"):
         ref = q.richardson
-        err = np.abs(g - ref)
-        t = np.abs(ref) * tol.fd_rtol
-        t += tol.fd_atol
-        t += 4 * q.noise
-        t += 2 * q.trunc
-        smooth_ok = err <= t
+        shape = np.shape(ref)
+        err, t, rel = np.empty(shape), np.empty(shape), np.empty(shape)
+        smooth_ok = np.empty(shape, bool)
+        rel_floor = 1e-3 * max(_finite_absmax(ref) or 1.0, 1e-300)
+        for sl in _chunks(shape):
+            r = ref[sl]
+            np.subtract(g[sl], r, out=err[sl])
+            np.abs(err[sl], out=err[sl])
+            ar = np.abs(r)
+            np.multiply(ar, tol.fd_rtol, out=t[sl])
+            t[sl] += tol.fd_atol
+            t[sl] += 4 * q.noise[sl]
+            t[sl] += 2 * q.trunc[sl]
+            np.less_equal(err[sl], t[sl], out=smooth_ok[sl])
+            np.maximum(ar, rel_floor, out=ar)
+            np.divide(err[sl], ar, out=rel[sl])
         ok = smooth_ok.copy()
         kink = np.zeros(g.shape, bool)
         jump = np.zeros(g.shape)
@@ -215,10 +247,6 @@ def compare_with_fd(g: np.ndarray, q: Quotients, tol: Tolerance) -> FDComparison
             ok[idx] = nonsmooth & in_hull & (js == 0) & np.isfinite(gs)
             jump[idx] = js
             spread_all[idx] = spread
-        aref = np.abs(ref)
-        finite = np.isfinite(aref)
-        scale = 1e-3 * max(float(np.max(aref, initial=0.0, where=finite)) if finite.any() else 1.0, 1e-300)
-        rel = err / np.maximum(np.abs(ref), scale)
     return FDComparison(ok, smooth_ok, kink, err, rel, t, jump, spread_all)
 
 
