@@ -139,6 +139,11 @@ class Subject:
     def forward(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.call(tf.constant(x, self.tf_dtype)).numpy(), dtype=np.float64)
 
+    def forward_shifted(self, x: np.ndarray, h: np.ndarray, ks) -> list[np.ndarray]:
+        """f(x + k h) for each k, with x and h sent to TensorFlow once (the shifts are TF ops)."""
+        xt, ht = tf.constant(x, self.tf_dtype), tf.constant(h, self.tf_dtype)
+        return [np.asarray(self.call(xt + ht * k).numpy(), dtype=np.float64) for k in ks]
+
     def evaluate(self, x: np.ndarray, u: np.ndarray, *, weights=False, fn=None) -> Evaluation:
         """Forward and reverse pass as training runs them: GradientTape, upstream ``u``.
 
