@@ -45,8 +45,8 @@ def check_activation(activation, settings: Settings, *, want_curves: bool = Fals
     try:
         elementwise = _run(activation, settings, checks, state)
     except UserCodeError as exc:
-        name = "gradient" if exc.stage == "gradient" else ("forward" if not checks else "forward")
-        checks.append(CheckResult(name, ERROR, exc.reason, dtype=state.get("dtype")))
+        # the user's code raised (or returned junk) in whatever step was running
+        checks.append(CheckResult(exc.stage, ERROR, exc.reason, dtype=state.get("dtype")))
         elementwise = state.get("elementwise")
     result = _verdict(activation, checks, elementwise)
     curves = _curves(state) if want_curves else None
@@ -57,9 +57,9 @@ def _verdict(activation, checks, elementwise) -> ActivationResult:
     status = worst(c.status for c in checks) if checks else ERROR
     if status in (ERROR, FAIL, WARN):
         first = next(c for c in checks if c.status == status)
-        message = first.message if status != ERROR else f"{first.message}"
-        if first.name not in ("forward",) or status != ERROR:
-            message = f"{first.name}: {first.message}"
+        # "raised ValueError: ..." reads best alone; anything else names its check
+        plain = status == ERROR and first.name == "forward"
+        message = first.message if plain else f"{first.name}: {first.message}"
     else:
         fd = next((c for c in checks if c.name in ("gradient_vs_fd", "vjp_vs_fd")), None)
         dtype = checks[0].dtype if checks else None
