@@ -13,7 +13,7 @@ import numpy as np
 
 from ..results import FAIL, PASS, SKIP, WARN, CheckResult
 from .numerics import (FDComparison, Quotients, Tolerance, _finite_absmax, cluster_points, compare_with_fd, fd_step,
-                       quotients, tolerance_for)
+                       masked_argmax, masked_max, quotients, tolerance_for)
 from .subject import Subject, UserCodeError, describe_exception
 
 WIDTH = 8  # inputs are laid out as (rows, WIDTH): the last axis is what softmax-like activations act on
@@ -223,7 +223,7 @@ def locate_jumps(subject: Subject, xs: np.ndarray, fs: np.ndarray, gs: np.ndarra
         dx = np.diff(xs)
         r = np.abs(np.diff(fs) - 0.5 * (gs[:-1] + gs[1:]) * dx)
         r[~np.isfinite(r) | (dx <= 0)] = 0.0
-        fscale = float(np.max(np.abs(fs), initial=0.0, where=np.isfinite(fs)))
+        fscale = _finite_absmax(fs)
         floor = 1e4 * eps * max(fscale, 1e-300)
         left = np.concatenate([[0.0], r[:-1]])
         right = np.concatenate([r[1:], [0.0]])
@@ -296,8 +296,8 @@ def check_gradient_vs_fd(x: np.ndarray, g: np.ndarray, fd: FDData, tol: Toleranc
     jumps = cmp.jump > 0
     bad = ~cmp.ok
     any_smooth = bool(cmp.smooth_ok.any())
-    max_abs = float(np.max(cmp.abs_err, initial=0.0, where=cmp.smooth_ok)) if any_smooth else None
-    max_rel = float(np.max(cmp.rel_err, initial=0.0, where=cmp.smooth_ok)) if any_smooth else None
+    max_abs = masked_max(cmp.abs_err, cmp.smooth_ok) if any_smooth else None
+    max_rel = masked_max(cmp.rel_err, cmp.smooth_ok) if any_smooth else None
     kink_txt = f"; kinks at x={', '.join(fmt(k) for k in kinks)}" if kinks else ""
     if jumps.any():
         j = np.nonzero(jumps)[0]
@@ -316,7 +316,7 @@ def check_gradient_vs_fd(x: np.ndarray, g: np.ndarray, fd: FDData, tol: Toleranc
                            f"{where}){kink_txt}", max_abs_error=float(cmp.abs_err[i]),
                            max_rel_error=float(cmp.rel_err[i]), worst_input=float(x[i]), dtype=dtype,
                            kinks=tuple(kinks)), cmp
-    i = int(np.argmax(np.where(cmp.smooth_ok, cmp.rel_err, -1))) if any_smooth else None
+    i = masked_argmax(cmp.rel_err, cmp.smooth_ok)
     return CheckResult("gradient_vs_fd", PASS, f"matches finite differences at {x.size} points "
                        f"(max rel err {fmt(max_rel or 0)}){kink_txt}", max_abs_error=max_abs, max_rel_error=max_rel,
                        worst_input=float(x[i]) if i is not None else None, dtype=dtype, kinks=tuple(kinks)), cmp
@@ -382,10 +382,10 @@ def check_custom_vs_autodiff(x: np.ndarray, u: np.ndarray, v_custom: np.ndarray,
                            f"{_where(xf[idx])}, rel err {fmt(rel[i])}){extra}", max_abs_error=float(np.nanmax(err[idx])),
                            max_rel_error=float(rel[i]), worst_input=float(xf[i]), dtype=dtype)
     m = valid & np.isfinite(rel) & ~excused
-    mr = float(np.max(rel, initial=0.0, where=m)) if m.any() else 0.0
+    mr = masked_max(rel, m)
     note = f"; autodiff non-finite at {int((~valid).sum())} points (skipped)" if not valid.all() else ""
     return CheckResult("custom_vs_autodiff", PASS, f"hand-written gradient matches autodiff (max rel err {fmt(mr)}){note}",
-                       max_abs_error=float(np.max(err, initial=0.0, where=m)) if m.any() else None, max_rel_error=mr,
+                       max_abs_error=masked_max(err, m) if m.any() else None, max_rel_error=mr,
                        dtype=dtype)
 
 

@@ -171,12 +171,30 @@ def quotients(fm2, fm1, f0, fp1, fp2, h, eps: float, fglobal: float = 0.0) -> Qu
     return Quotients(fm2, fm1, f0, fp1, fp2, h, rich, noise, trunc, fscale, eps)
 
 
-CHUNK = 1 << 15
+CHUNK = 1 << 17
 
 
 def _chunks(shape):
     n = shape[0] if shape else 1
     return [slice(i, i + CHUNK) for i in range(0, max(n, 1), CHUNK)] if shape else [()]
+
+
+def masked_argmax(a: np.ndarray, mask: np.ndarray) -> int | None:
+    """Index of the largest ``a`` where ``mask`` (None if none): one plain argmax when the
+    overall maximum is already inside the mask (the usual case)."""
+    if a.size == 0 or not mask.any():
+        return None
+    i = int(np.argmax(a))
+    if mask[i] and not np.isnan(a[i]):
+        return i
+    idx = np.nonzero(mask)[0]
+    return int(idx[np.argmax(a[idx])])
+
+
+def masked_max(a: np.ndarray, mask: np.ndarray) -> float:
+    """max of ``a`` where ``mask`` (0.0 if none)."""
+    i = masked_argmax(a, mask)
+    return 0.0 if i is None else float(a[i])
 
 
 def _finite_absmax(a: np.ndarray) -> float:
