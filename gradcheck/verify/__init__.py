@@ -172,15 +172,19 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
         extra = np.concatenate([kink_candidates(xs_, ys_, gs_, tol.eps),
                                 C.locate_jumps(subject, xs_, ys_, gs_, tol.eps)])
         if extra.size:
-            Xk = C.to_rows(extra)
+            # evaluated in the columns they take when appended after the n points, so that an
+            # activation with per-column weights (a per-channel slope) sees them where the
+            # finite differences will
+            pad = n % C.WIDTH
+            Xk = C.to_rows(np.concatenate([np.full(pad, extra[0]), extra]))
             Uk = C.upstream(rng, Xk.shape)
             evk = subject.evaluate(Xk, Uk)
             if evk.g is not None and evk.g.shape == Xk.shape:
                 k = extra.size
                 x = np.concatenate([x, extra])
-                y = np.concatenate([y, evk.y.ravel()[:k]])
-                u = np.concatenate([u, Uk.ravel()[:k]])
-                v = np.concatenate([v, evk.g.ravel()[:k]])
+                y = np.concatenate([y, evk.y.ravel()[pad:pad + k]])
+                u = np.concatenate([u, Uk.ravel()[pad:pad + k]])
+                v = np.concatenate([v, evk.g.ravel()[pad:pad + k]])
                 with np.errstate(all="ignore"):
                     g = v / u
                 if checks[1].status == PASS and (~np.isfinite(g[-k:]) & np.isfinite(y[-k:])).any():
