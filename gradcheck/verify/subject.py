@@ -142,7 +142,9 @@ class Subject:
     def forward_shifted(self, x: np.ndarray, h: np.ndarray, ks) -> list[np.ndarray]:
         """f(x + k h) for each k, with x and h sent to TensorFlow once (the shifts are TF ops)."""
         xt, ht = tf.constant(x, self.tf_dtype), tf.constant(h, self.tf_dtype)
-        return [np.asarray(self.call(xt + ht * k).numpy(), dtype=np.float64) for k in ks]
+        steps = {abs(k): (ht if abs(k) == 1 else ht * abs(k)) for k in ks}  # one product per |k|
+        return [np.asarray(self.call(xt + steps[k] if k > 0 else xt - steps[-k]).numpy(), dtype=np.float64)
+                for k in ks]
 
     def evaluate(self, x: np.ndarray, u: np.ndarray, *, weights=False, fn=None) -> Evaluation:
         """Forward and reverse pass as training runs them: GradientTape, upstream ``u``.
