@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 
-from .discover import Activation, classify
+from .discover import Activation, classify, innermost
 from .marker import options_of
 from .results import ERROR, FAIL, ActivationResult
 from .settings import Settings
@@ -20,10 +20,12 @@ def _as_activation(obj, name: str | None) -> Activation:
         raise TypeError(f"{obj!r} is not an activation: expected a function of one tensor, a "
                         "tf.custom_gradient function or a keras Layer (class buildable with no arguments, or instance)")
     name = name or getattr(obj, "__name__", None) or type(obj).__name__
+    inner = innermost(obj)  # through tf.function / custom_gradient wrappers
     try:
-        file = inspect.getsourcefile(obj if not hasattr(obj, "python_function") else obj.python_function) or "<python>"
+        file = inspect.getsourcefile(inner if inspect.isfunction(inner) or inspect.isclass(inner) else type(inner))
     except TypeError:
-        file = inspect.getsourcefile(type(obj)) or "<python>"
+        file = None
+    file = file or "<python>"
     return Activation(name=name, kind=kind, obj=obj, file=file, options=options_of(obj), id=f"{file}::{name}")
 
 

@@ -142,6 +142,14 @@ def _chain(obj: object):
         obj = getattr(obj, "python_function", None) or getattr(obj, "__wrapped__", None)
 
 
+def innermost(obj: object) -> object:
+    """The function (or object) at the end of ``obj``'s wrapper chain: what the user wrote."""
+    last = obj
+    for last in _chain(obj):
+        pass
+    return last
+
+
 def _keras_activation_layer(obj: object) -> bool:
     """A module-level instance of one of Keras's own activation layers (``Activation("gelu")``,
     ``LeakyReLU(0.2)``, ``PReLU()``...): configured in the user's module, so it is theirs."""

@@ -124,8 +124,9 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
     state["elementwise"] = elementwise
 
     # -- one batched forward + backward pass over every sample point ---------------------
+    source = C.source_of(activation.obj)  # read once: breakpoints here, fix hints in the sweep
     pts = sample_points(lo, hi, settings.samples, settings.seed, dtype, settings.kinks,
-                        C.numbers_of(activation.obj, subject.layer))
+                        C.numbers_of(activation.obj, subject.layer, source))
     if not elementwise:
         pts = rng.permutation(pts)  # rows of mixed inputs, not sorted runs
     X = C.to_rows(pts)
@@ -143,7 +144,7 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
     if fwd.status != PASS or unusable:
         _skip_rest(checks, custom, subject, elementwise, "the gradient check failed first" if fwd.status == PASS
                    else "the forward check failed first")
-        _stability(activation, subject, settings, checks)
+        _stability(activation, subject, settings, checks, elementwise, source)
         return elementwise
 
     # Linearity in dy shows at every point alike: a subset (with the special points) is enough.
@@ -216,7 +217,7 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
     # (all rows when rows mix: the outputs of a subset would differ from the batch's)
     m = min(X.shape[0], 4 * SUBSET_ROWS) if elementwise or rows_independent else X.shape[0]
     checks.append(C.check_graph(subject, X[:m], U[:m], ev.y[:m], ev.g[:m], tol, lambda dt: Subject(activation, dt)))
-    _stability(activation, subject, settings, checks, elementwise)
+    _stability(activation, subject, settings, checks, elementwise, source)
     return elementwise
 
 
@@ -257,7 +258,7 @@ def _skip_rest(checks, custom, subject, elementwise, why):
         checks.append(CheckResult(name, SKIP, f"not run: {why}", dtype=subject.dtype))
 
 
-def _stability(activation, subject: Subject, settings: Settings, checks: list, elementwise=True) -> None:
+def _stability(activation, subject: Subject, settings: Settings, checks: list, elementwise, source) -> None:
     if not settings.stability:
         return
     lo, hi = settings.range
@@ -268,7 +269,7 @@ def _stability(activation, subject: Subject, settings: Settings, checks: list, e
         return Subject(activation, dtype)
 
     try:
-        checks.append(C.check_stability(make, lo, hi, C.source_of(activation.obj), bool(elementwise)))
+        checks.append(C.check_stability(make, lo, hi, source, bool(elementwise)))
     except UserCodeError as exc:
         checks.append(CheckResult("stability", SKIP, f"not run: does not run in float32 ({exc.reason})", dtype="float32"))
 

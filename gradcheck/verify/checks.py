@@ -14,6 +14,7 @@ import numpy as np
 from ..results import FAIL, PASS, SKIP, WARN, CheckResult
 from .numerics import (FDComparison, Quotients, Tolerance, _finite_absmax, cluster_points, compare_with_fd, fd_step,
                        masked_argmax, masked_max, quotients, tolerance_for)
+from ..discover import innermost
 from .subject import Subject, UserCodeError, describe_exception
 
 WIDTH = 8  # inputs are laid out as (rows, WIDTH): the last axis is what softmax-like activations act on
@@ -21,10 +22,6 @@ WIDTH = 8  # inputs are laid out as (rows, WIDTH): the last axis is what softmax
 
 def fmt(v: float) -> str:
     return f"{v:.4g}"
-
-
-def _finite_or_none(v) -> float | None:
-    return float(v) if v is not None and np.isfinite(v) else None
 
 
 # -- layout ---------------------------------------------------------------------------------
@@ -745,24 +742,31 @@ def stability_hint(dtype: str, x0: float, in_forward: bool, source: str | None) 
     return None
 
 
+def _defining_object(obj):
+    """The user's function or class behind ``obj`` (a layer instance's class)."""
+    obj = innermost(obj)
+    return obj if (inspect.isfunction(obj) or inspect.isclass(obj)) else type(obj)
+
+
 def source_of(obj) -> str | None:
     """The activation's source text (its class for a layer instance), or None."""
     try:
-        while hasattr(obj, "python_function") or hasattr(obj, "__wrapped__"):
-            obj = getattr(obj, "python_function", None) or obj.__wrapped__
-        if not (inspect.isfunction(obj) or inspect.isclass(obj)):
-            obj = type(obj)
-        return inspect.getsource(obj)
+        return inspect.getsource(_defining_object(obj))
     except (OSError, TypeError):
+        return None
+
+
+def _module_of(obj):
+    try:
+        return inspect.getmodule(_defining_object(obj))
+    except (TypeError, AttributeError):
         return None
 
 
 def module_source_of(obj) -> str | None:
     """The source of the module that defines the activation, or None."""
+    module = _module_of(obj)
     try:
-        while hasattr(obj, "python_function") or hasattr(obj, "__wrapped__"):
-            obj = getattr(obj, "python_function", None) or obj.__wrapped__
-        module = inspect.getmodule(obj if (inspect.isfunction(obj) or inspect.isclass(obj)) else type(obj))
         return _module_source(module) if module is not None else None
     except (OSError, TypeError):
         return None
@@ -784,31 +788,19 @@ COMMON_CONSTANTS = (np.pi / 4, np.pi / 2, np.pi, 2 * np.pi, np.e, np.log(2.0), n
                     np.sqrt(2.0), np.sqrt(3.0), 1 / np.sqrt(2.0), (1 + np.sqrt(5.0)) / 2, (np.sqrt(5.0) - 1) / 2)
 
 
-def numbers_of(activation_obj, layer=None) -> tuple[float, ...]:
+def numbers_of(activation_obj, layer=None, source: str | None = None) -> tuple[float, ...]:
     """Where breakpoints of a piecewise definition or NaN traps are likely: every number
     literal in the activation's source and its module, the module's numeric constants
     (K = math.log(3.0)), a layer's numeric attributes, the reciprocals of all of these (poles
     of 1/(1 + p*x)), and a few common irrational constants. Signs are added by the caller."""
-    found = list(number_literals(source_of(activation_obj))) + list(number_literals(module_source_of(activation_obj)))
+    source = source if source is not None else source_of(activation_obj)
+    found = list(number_literals(source)) + list(number_literals(module_source_of(activation_obj)))
     found += _numeric_values(getattr(_module_of(activation_obj), "__dict__", {}))
     if layer is not None:
         found += _numeric_values(getattr(layer, "__dict__", {}))
     found += [1.0 / v for v in found if v != 0 and np.isfinite(1.0 / v)]
     found += list(COMMON_CONSTANTS)
-    out = []
-    for v in found:
-        if v not in out:
-            out.append(float(v))
-    return tuple(out[:600])
-
-
-def _module_of(obj):
-    try:
-        while hasattr(obj, "python_function") or hasattr(obj, "__wrapped__"):
-            obj = getattr(obj, "python_function", None) or obj.__wrapped__
-        return inspect.getmodule(obj if (inspect.isfunction(obj) or inspect.isclass(obj)) else type(obj))
-    except (TypeError, AttributeError):
-        return None
+    return tuple(dict.fromkeys(float(v) for v in found))[:600]
 
 
 def _numeric_values(namespace: dict) -> list[float]:
