@@ -249,9 +249,20 @@ def child_profile(act: str, n: int, profiler: str, repeat: int) -> None:
 
 
 # ----------------------------------------------------------------------------- parent
-def run_child(args: list[str], timeout: float) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), *args]
+def child_env(malloc: str) -> dict:
+    """The environment of a measuring child: that of gradcheck's CLI worker (its glibc malloc
+    settings, gradcheck.runner.ALLOCATOR_ENV) unless ``malloc == "default"``."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if malloc == "worker":
+        from gradcheck.runner import ALLOCATOR_ENV  # no TensorFlow behind this import
+
+        env = {**ALLOCATOR_ENV, **env}
+    return env
+
+
+def run_child(args: list[str], timeout: float, malloc: str = "worker") -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), *args]
+    env = child_env(malloc)
     before = maxrss_mb(resource.RUSAGE_CHILDREN)
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
     after = maxrss_mb(resource.RUSAGE_CHILDREN)
@@ -420,6 +431,8 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", nargs=2, metavar=("ACT", "N"),
                     help="profile --repeat warm checks of ACT at N points (after a warm-up) and exit")
     ap.add_argument("--profiler", choices=("pyinstrument", "cprofile"), default="pyinstrument")
+    ap.add_argument("--malloc", choices=("worker", "default"), default="worker",
+                    help="children run with the CLI worker's glibc malloc settings (default) or the C library's defaults")
     a = ap.parse_args(argv)
 
     if a.one:
@@ -446,7 +459,8 @@ def main(argv=None) -> int:
                 print(f"  {act:<13} n={fmt_n(n):<5} {mode} ...", end="", file=sys.stderr, flush=True)
                 t = time.perf_counter()
                 args = ["--one", act, str(n), "--repeat", str(a.repeat), "--tfcg-max", str(a.tfcg_max)]
-                results[(mode, act, n)] = run_child(args + (["--floor"] if mode == "floor" else []), a.timeout)
+                results[(mode, act, n)] = run_child(args + (["--floor"] if mode == "floor" else []), a.timeout,
+                                                    a.malloc)
                 print(f" {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
     startup = None
     if not a.no_startup:
@@ -457,7 +471,7 @@ def main(argv=None) -> int:
     load1 = os.getloadavg()
     rows = build_rows(results, sizes, a.tfcg_max)
     print(f"gradcheck {gradcheck_version()} | python {sys.version.split()[0]} | {os.cpu_count()} CPUs | "
-          f"best of {a.repeat} warm runs | 1-min load average {load0[0]:.2f} at start, {load1[0]:.2f} at end"
+          f"best of {a.repeat} warm runs | malloc: {a.malloc} | 1-min load average {load0[0]:.2f} at start, {load1[0]:.2f} at end"
           + (" (other processes were busy: times are inflated)" if max(load0[0], load1[0]) > 0.5 * (os.cpu_count() or 1)
              else ""))
     print()

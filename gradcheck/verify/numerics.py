@@ -197,6 +197,15 @@ def masked_max(a: np.ndarray, mask: np.ndarray) -> float:
     return 0.0 if i is None else float(a[i])
 
 
+def all_finite(a: np.ndarray) -> bool:
+    """True when every entry is finite: one sum (NaN and inf survive it) instead of an
+    isfinite pass; the exact test only when the sum is not finite (or overflowed)."""
+    with np.errstate(all="ignore"):
+        if np.isfinite(np.sum(a)):
+            return True
+    return bool(np.isfinite(a).all())
+
+
 def _finite_absmax(a: np.ndarray) -> float:
     """max |a| over the finite entries (two fast reductions unless a has inf/NaN)."""
     if a.size == 0:
@@ -222,16 +231,18 @@ class FDComparison:
     spread: np.ndarray  # |forward - backward slope| (0 where the smooth test passed)
 
 
-def compare_with_fd(g: np.ndarray, q: Quotients, tol: Tolerance) -> FDComparison:
+def compare_with_fd(g: np.ndarray, q: Quotients, tol: Tolerance, rel_floor: float | None = None) -> FDComparison:
     """Accept ``g`` where it matches the Richardson estimate within its error estimate, or where
     the one-sided slopes disagree (a kink) and ``g`` lies between them (a valid subgradient).
-    Where f jumps, nothing is accepted."""
+    Where f jumps, nothing is accepted. Relative errors are taken against max(|estimate|,
+    ``rel_floor``), by default 0.1% of the largest estimate."""
     with np.errstate(all="ignore"):
         ref = q.richardson
         shape = np.shape(ref)
         err, t, rel = np.empty(shape), np.empty(shape), np.empty(shape)
         smooth_ok = np.empty(shape, bool)
-        rel_floor = 1e-3 * max(_finite_absmax(ref) or 1.0, 1e-300)
+        if rel_floor is None:
+            rel_floor = relative_floor(ref)
         for sl in _chunks(shape):
             r = ref[sl]
             np.subtract(g[sl], r, out=err[sl])
@@ -266,6 +277,82 @@ def compare_with_fd(g: np.ndarray, q: Quotients, tol: Tolerance) -> FDComparison
             jump[idx] = js
             spread_all[idx] = spread
     return FDComparison(ok, smooth_ok, kink, err, rel, t, jump, spread_all)
+
+
+def relative_floor(ref: np.ndarray) -> float:
+    """Denominator floor of relative errors: 0.1% of the largest finite estimate (so that
+    zeros of the derivative do not turn rounding into huge relative errors)."""
+    return 1e-3 * max(_finite_absmax(ref) or 1.0, 1e-300)
+
+
+@dataclass(frozen=True)
+class CentralScreen:
+    """The central quotient D(h) at every point and where it already settles the comparison."""
+
+    d: np.ndarray  # (f(x+h) - f(x-h)) / 2h
+    abs_err: np.ndarray  # |g - d|
+    rel_err: np.ndarray
+    tol: np.ndarray
+    passed: np.ndarray  # accepted by the screen: the full test would accept these too
+    rel_floor: float
+
+
+def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarray, fglobal: float,
+                   tol: Tolerance) -> CentralScreen:
+    """Accept ``g`` where |g - D(h)| <= rtol |D(h)| + atol + 4 * noise, noise = 8 ulps of the
+    batch's output scale ``fglobal`` / h, from f(x +- h) alone.
+
+    Sound for the full test (compare_with_fd on Richardson R = D(h) + delta/3, delta = D(h) -
+    D(2h), tolerance rtol |R| + atol + 4 * noise' + 2 |delta|, noise' >= noise because its
+    scale is at least ``fglobal``): |g - R| <= |g - D(h)| + |delta|/3 and |D(h)| <= |R| +
+    |delta|/3, so a point passing here passes there (for rtol <= 5). Only the rest need
+    f(x +- 2h), one-sided slopes and the kink and jump tests: on a correct activation, a few
+    points near kinks instead of every point.
+    """
+    shape = np.shape(g)
+    d, err, t, rel = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape)
+    passed = np.empty(shape, bool)
+    h = np.broadcast_to(h, shape)
+    noise = ULPS_PER_EVAL * tol.eps * fglobal
+    with np.errstate(all="ignore"):
+        for sl in _chunks(shape):  # cache-sized pieces: the temporaries stay in L2
+            inv_h = 1.0 / h[sl]  # h is a power of two: exact
+            np.subtract(fp1[sl], fm1[sl], out=d[sl])
+            d[sl] *= inv_h
+            d[sl] *= 0.5
+            np.subtract(g[sl], d[sl], out=err[sl])
+            np.abs(err[sl], out=err[sl])
+            ad = np.abs(d[sl])
+            np.multiply(ad, tol.fd_rtol, out=t[sl])
+            t[sl] += tol.fd_atol
+            inv_h *= 4 * noise
+            t[sl] += inv_h
+            np.less_equal(err[sl], t[sl], out=passed[sl])
+        if tol.fd_rtol > 5:  # the soundness argument above needs (1 + rtol) / 3 <= 2
+            passed[:] = False
+        rel_floor = relative_floor(d)
+        for sl in _chunks(shape):
+            ad = np.abs(d[sl])
+            np.maximum(ad, rel_floor, out=ad)
+            np.divide(err[sl], ad, out=rel[sl])
+    return CentralScreen(d, err, rel, t, passed, rel_floor)
+
+
+def merge_screen(screen: CentralScreen, idx: np.ndarray, ref_sub: np.ndarray, cmp_sub: FDComparison
+                 ) -> tuple[np.ndarray, FDComparison]:
+    """The full comparison: the screen's verdicts, overwritten at ``idx`` by ``cmp_sub`` (the
+    full test there, against ``ref_sub``). Returns (FD estimate per point, comparison)."""
+    ref, err, rel, t = screen.d, screen.abs_err, screen.rel_err, screen.tol  # owned: filled in place
+    ok = screen.passed.copy()
+    smooth_ok = screen.passed
+    kink = np.zeros(ok.shape, bool)
+    jump = np.zeros(ok.shape)
+    spread = np.zeros(ok.shape)
+    if idx.size:
+        ref[idx], err[idx], rel[idx], t[idx] = ref_sub, cmp_sub.abs_err, cmp_sub.rel_err, cmp_sub.tol
+        ok[idx], smooth_ok[idx], kink[idx] = cmp_sub.ok, cmp_sub.smooth_ok, cmp_sub.kink
+        jump[idx], spread[idx] = cmp_sub.jump, cmp_sub.spread
+    return ref, FDComparison(ok, smooth_ok, kink, err, rel, t, jump, spread)
 
 
 def cluster_points(x: np.ndarray, weight: np.ndarray, width: np.ndarray, limit: int = 20) -> list[float]:

@@ -85,6 +85,7 @@ class Evaluation:
     g_raw: object = None  # what TF returned, for shape/dtype checks
     not_tensor: str | None = None  # what a hand-written gradient returned instead of a tensor
     weight_grads: list | None = None
+    x_tensor: object = None  # the input as sent to TensorFlow (reused by the finite differences)
 
 
 class Subject:
@@ -139,9 +140,11 @@ class Subject:
     def forward(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.call(tf.constant(x, self.tf_dtype)).numpy(), dtype=np.float64)
 
-    def forward_shifted(self, x: np.ndarray, h: np.ndarray, ks) -> list[np.ndarray]:
-        """f(x + k h) for each k, with x and h sent to TensorFlow once (the shifts are TF ops)."""
-        xt, ht = tf.constant(x, self.tf_dtype), tf.constant(h, self.tf_dtype)
+    def forward_shifted(self, x, h: np.ndarray, ks) -> list[np.ndarray]:
+        """f(x + k h) for each k, with x and h sent to TensorFlow once (the shifts are TF ops).
+        ``x`` may already be a tensor of the subject's dtype."""
+        xt = x if isinstance(x, tf.Tensor) else tf.constant(x, self.tf_dtype)
+        ht = tf.constant(h, self.tf_dtype)
         steps = {abs(k): (ht if abs(k) == 1 else ht * abs(k)) for k in ks}  # one product per |k|
         return [np.asarray(self.call(xt + steps[k] if k > 0 else xt - steps[-k]).numpy(), dtype=np.float64)
                 for k in ks]
@@ -157,7 +160,7 @@ class Subject:
             tape.watch(xt)
             y = self.call(xt, fn)
         ut = tf.constant(u, y.dtype)
-        out = Evaluation(y=np.asarray(y.numpy(), dtype=np.float64))
+        out = Evaluation(y=np.asarray(y.numpy(), dtype=np.float64), x_tensor=xt)
         try:
             grads = tape.gradient(y, [xt] + ws, output_gradients=ut)
         except Exception as exc:
