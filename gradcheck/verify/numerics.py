@@ -391,10 +391,12 @@ def kink_candidates(x: np.ndarray, f: np.ndarray, g: np.ndarray, eps: float) -> 
         dg = np.abs(np.diff(g))
         stride = max(1, g.size // 65536)  # a scale estimate: a subsample is enough
         gscale = np.nanmedian(np.abs(g[::stride])) + np.nanmedian(dg[::stride]) + 1e-12
+        cand = np.nonzero(dg > max(1e3 * eps, 1e-3) * gscale)[0]  # one pass; the rest on the few found
+        d = dg[cand]
         # neighbours' changes: an isolated large change marks a kink
-        local = np.maximum(np.concatenate([[0.0], dg[:-1]]), np.concatenate([dg[1:], [0.0]]))
-        cand = np.nonzero(np.isfinite(dg) & (dg > 1e3 * eps * gscale) & (dg > 4 * local) & (dg > 1e-3 * gscale))[0]
-        cand = cand[:200]
+        left = np.where(cand > 0, dg[np.maximum(cand - 1, 0)], 0.0)
+        right = np.where(cand < dg.size - 1, dg[np.minimum(cand + 1, dg.size - 1)], 0.0)
+        cand = cand[np.isfinite(d) & (d > 4 * np.maximum(left, right))][:200]
         x0, x1 = x[cand], x[cand + 1]
         f0, f1, g0, g1 = f[cand], f[cand + 1], g[cand], g[cand + 1]
         xs = (f1 - f0 + g0 * x0 - g1 * x1) / (g0 - g1)
