@@ -225,6 +225,17 @@ class SlopePReLU(keras.layers.Layer):
         return tf.where(x > 0, x, self.alpha * x)
 
 
+class _UnderscoreScaled(keras.layers.Layer):
+    """x * a; an instance's automatic name starts with '__', which fails under tf.function and
+    leaves the layer's Keras name scope open."""
+
+    def build(self, input_shape):
+        self.a = self.add_weight(name="a", shape=(), initializer=keras.initializers.Constant(0.5))
+
+    def call(self, x):
+        return x * self.a
+
+
 class ScaledTanhBadWeightGrad(keras.layers.Layer):
     """alpha * tanh(x) with a custom gradient that is right for x but doubles the one for alpha."""
 
@@ -532,6 +543,13 @@ def test_layer_class_is_checked_in_float64():
     dtypes = {c.name: c.dtype for c in r.checks}
     for name in ("forward", "gradient", "gradient_vs_fd", "weights"):
         assert dtypes[name] == "float64", (name, dtypes)
+
+
+def test_a_layer_that_breaks_under_tf_function_does_not_rename_the_next_layers_weights():
+    broken = run(_UnderscoreScaled())
+    assert broken.check("graph").status == "fail", broken.check("graph").message
+    w = run(SlopePReLU).check("weights")
+    assert w.status == "pass" and "underscore_scaled" not in w.message, w.message
 
 
 def test_layer_with_wrong_weight_gradient_fails_in_weights():

@@ -9,6 +9,7 @@ weights -> graph -> stability. No I/O here; the user's exceptions become results
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,15 +43,31 @@ def check_activation(activation, settings: Settings, *, want_curves: bool = Fals
     """Run every check on ``activation`` (a discover.Activation) and return (result, curves)."""
     checks: list[CheckResult] = []
     state: dict = {}
+    scopes = _keras_name_scopes()
     try:
         elementwise = _run(activation, settings, checks, state)
     except UserCodeError as exc:
         # the user's code raised (or returned junk) in whatever step was running
         checks.append(CheckResult(exc.stage, ERROR, exc.reason, dtype=state.get("dtype")))
         elementwise = state.get("elementwise")
+    finally:
+        _keras_name_scopes(scopes)
     result = _verdict(activation, checks, elementwise)
     curves = _curves(state) if want_curves else None
     return result, curves
+
+
+def _keras_name_scopes(restore: list | None = None) -> list:
+    """Keras's name-scope stack, or put it back as it was. A layer that raises inside its call
+    while tf.function traces it leaves its scope open (Keras pops it only on a clean exit), and
+    every later layer's weights would be named under it ('broken_layer/next_layer/w')."""
+    global_state = sys.modules.get("keras.src.backend.common.global_state")
+    stack = global_state.get_global_attribute("name_scope_stack") if global_state is not None else None
+    if restore is None:
+        return list(stack or [])
+    if stack is not None:
+        stack[:] = restore
+    return restore
 
 
 def _verdict(activation, checks, elementwise) -> ActivationResult:
