@@ -208,7 +208,7 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
                 if checks[1].status == PASS and (~np.isfinite(g[-k:]) & np.isfinite(y[-k:])).any():
                     checks[1] = _nan_at_kink(x[-k:], y[-k:], g[-k:], dtype)
         # no points appended: the main pass's input tensor is the finite differences' too
-        fd = C.elementwise_fd(subject, x, y, g, tol, ev.x_tensor if x.size == n else None)
+        fd = C.elementwise_fd(subject, x, y, g, tol, (X, ev.x_tensor) if x.size == n else None)
         cmp = C.refine_fd(subject, x, y, g, fd.cmp, tol)
         fd_check, cmp = C.check_gradient_vs_fd(x, g, fd, tol, dtype, cmp)
         state.update(x=x, y=y, grad=g, fd=fd.ref, failing=~cmp.ok, kinks=fd_check.kinks)

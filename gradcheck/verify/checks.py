@@ -197,12 +197,14 @@ class Stencil:
     activation with per-column weights (a per-channel slope) sees the same inputs. x +- kh is
     exact in the checked dtype: h is a power of two no smaller than x's ulp."""
 
-    def __init__(self, subject: Subject, x_flat: np.ndarray, y_flat: np.ndarray, tol: Tolerance, x_tensor=None):
-        """``x_tensor``: to_rows(x_flat) already in TensorFlow (the main pass's input), if at hand."""
+    def __init__(self, subject: Subject, x_flat: np.ndarray, y_flat: np.ndarray, tol: Tolerance, rows=None):
+        """``rows``: (to_rows(x_flat), the same in TensorFlow) when at hand (the main pass's input)."""
         self.subject, self.x, self.y, self.eps = subject, x_flat, y_flat, tol.eps
-        self.h = fd_step(x_flat, tol.eps)
         n = x_flat.size
-        fm1, fp1 = subject.forward_shifted(to_rows(x_flat) if x_tensor is None else x_tensor, to_rows(self.h), (-1, 1))
+        X, xt = rows if rows is not None else (to_rows(x_flat), None)
+        H = fd_step(X, tol.eps)  # the padding repeats the last x, so its h too: to_rows(h)
+        self.h = H.ravel()[:n]
+        fm1, fp1 = subject.forward_shifted(X if xt is None else xt, H, (-1, 1))
         self.fm1, self.fp1 = fm1.ravel()[:n], fp1.ravel()[:n]
         self.fglobal = _finite_absmax(y_flat)
 
@@ -231,12 +233,12 @@ class FDData:
 
 
 def elementwise_fd(subject: Subject, x_flat: np.ndarray, y_flat: np.ndarray, g: np.ndarray,
-                   tol: Tolerance, x_tensor=None) -> FDData:
+                   tol: Tolerance, rows=None) -> FDData:
     """The gradient ``g`` against finite differences at every point, in two stages with the
     verdicts of the full test everywhere (numerics.central_screen says why): the central
     quotient D(h) from f(x +- h) settles most points; the rest get f(x +- 2h), Richardson
     extrapolation, one-sided slopes and the kink and jump tests (compare_with_fd)."""
-    st = Stencil(subject, x_flat, y_flat, tol, x_tensor)
+    st = Stencil(subject, x_flat, y_flat, tol, rows)
     screen = central_screen(g, st.fm1, st.fp1, st.h, st.fglobal, tol)
     idx = np.nonzero(~screen.passed)[0]
     if idx.size:

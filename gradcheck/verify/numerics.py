@@ -5,6 +5,8 @@ Nothing here calls TensorFlow or the user's code; the checks feed it arrays.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,7 +89,9 @@ def fd_step(x: np.ndarray, eps: float) -> np.ndarray:
     np.maximum(m, 1.0, out=m)
     m *= np.cbrt(eps)
     # keep only the exponent bits of a normal float64: 2**floor(log2(m)), exactly
-    return (m.view(np.int64) & np.int64(0x7FF0000000000000)).view(np.float64)
+    bits = m.view(np.int64)
+    np.bitwise_and(bits, np.int64(0x7FF0000000000000), out=bits)
+    return m
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,23 @@ CHUNK = 1 << 17
 def _chunks(shape):
     n = shape[0] if shape else 1
     return [slice(i, i + CHUNK) for i in range(0, max(n, 1), CHUNK)] if shape else [()]
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def for_chunks(fn, shape) -> list:
+    """[fn(piece) for each cache-sized piece of an array of ``shape``], on every core when there
+    are several pieces: NumPy releases the GIL inside its loops, and each piece writes its own
+    part of preallocated outputs. ``fn`` must set its own np.errstate (it is per thread)."""
+    pieces = _chunks(shape)
+    if len(pieces) == 1:
+        return [fn(pieces[0])]
+    global _POOL
+    if _POOL is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        _POOL = ThreadPoolExecutor(max_workers=max(1, min(cores, 8)), thread_name_prefix="gradcheck-numerics")
+    return list(_POOL.map(fn, pieces))
 
 
 def masked_argmax(a: np.ndarray, mask: np.ndarray) -> int | None:
@@ -314,27 +335,33 @@ def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarra
     passed = np.empty(shape, bool)
     h = np.broadcast_to(h, shape)
     noise = ULPS_PER_EVAL * tol.eps * fglobal
-    with np.errstate(all="ignore"):
-        for sl in _chunks(shape):  # cache-sized pieces: the temporaries stay in L2
+
+    def screen(sl) -> float:
+        with np.errstate(all="ignore"):
             inv_h = 1.0 / h[sl]  # h is a power of two: exact
             np.subtract(fp1[sl], fm1[sl], out=d[sl])
             d[sl] *= inv_h
             d[sl] *= 0.5
             np.subtract(g[sl], d[sl], out=err[sl])
             np.abs(err[sl], out=err[sl])
-            ad = np.abs(d[sl])
+            ad = np.abs(d[sl], out=rel[sl])  # |d| kept for the relative errors
             np.multiply(ad, tol.fd_rtol, out=t[sl])
             t[sl] += tol.fd_atol
             inv_h *= 4 * noise
             t[sl] += inv_h
             np.less_equal(err[sl], t[sl], out=passed[sl])
-        if tol.fd_rtol > 5:  # the soundness argument above needs (1 + rtol) / 3 <= 2
-            passed[:] = False
-        rel_floor = relative_floor(d)
-        for sl in _chunks(shape):
-            ad = np.abs(d[sl])
-            np.maximum(ad, rel_floor, out=ad)
-            np.divide(err[sl], ad, out=rel[sl])
+            return _finite_absmax(ad)
+
+    def relative(sl) -> None:
+        np.maximum(rel[sl], rel_floor, out=rel[sl])
+        with np.errstate(all="ignore"):
+            np.divide(err[sl], rel[sl], out=rel[sl])
+
+    # = relative_floor(d), from the pieces' maxima
+    rel_floor = 1e-3 * max(max(for_chunks(screen, shape), default=0.0) or 1.0, 1e-300)
+    for_chunks(relative, shape)
+    if tol.fd_rtol > 5:  # the soundness argument above needs (1 + rtol) / 3 <= 2
+        passed[:] = False
     return CentralScreen(d, err, rel, t, passed, rel_floor)
 
 
