@@ -334,6 +334,13 @@ def measure_startup() -> dict:
             "top_version": top_version[:8], "top_base": top_base[:5]}
 
 
+def floor_of(results: dict, act: str, n: int) -> float:
+    """The floor used for ratios: the faster of the two best-of-N floors (interleaved with the
+    checks, and in a process of its own). Noise only ever adds time, so the smaller is the
+    better estimate of the pass, and check/floor the stricter ratio."""
+    return min(results[("check", act, n)]["floor_s"], results[("floor", act, n)]["floor_alone_s"])
+
+
 def build_rows(results: dict, sizes: list[int], tfcg_max: int) -> list[dict]:
     rows = []
     for act in ACTS:
@@ -347,7 +354,8 @@ def build_rows(results: dict, sizes: list[int], tfcg_max: int) -> list[dict]:
             rows.append({
                 "activation": act, "n": fmt_n(n), "verdict": c["status"],
                 "check cold": fmt_s(c["cold_s"]), "check best": fmt_s(c["best_s"]),
-                "floor": fmt_s(c["floor_s"]), "check/floor": f"{c['best_s'] / c['floor_s']:.1f}x",
+                "floor": fmt_s(floor_of(results, act, n)),
+                "check/floor": f"{c['best_s'] / floor_of(results, act, n):.1f}x",
                 "tf.test.compute_gradient": tfcg,
                 "tfcg/check": f"{f['tfcg_s'] / c['best_s']:.0f}x" if "tfcg_s" in f else "-",
                 "peak RSS": f"{c['rss_peak_mb']:.0f} MB",
@@ -385,14 +393,16 @@ def targets(results: dict, sizes: list[int], startup: dict | None) -> list[str]:
     lines = []
     if TARGET_N in sizes:
         c = results[("check", SIMPLE_ACT, TARGET_N)]
-        ratio = c["best_s"] / c["floor_s"]
+        floor = floor_of(results, SIMPLE_ACT, TARGET_N)
+        ratio = c["best_s"] / floor
         ok = ratio <= TARGET_RATIO
         lines.append(f"{'PASS' if ok else 'MISS'}  speed: check({SIMPLE_ACT}) at 1e6 points = {fmt_s(c['best_s'])} = "
-                     f"{ratio:.1f}x one forward+backward ({fmt_s(c['floor_s'])}); target <= {TARGET_RATIO:g}x")
+                     f"{ratio:.1f}x one forward+backward ({fmt_s(floor)}); target <= {TARGET_RATIO:g}x")
         for act in ACTS:
             if act != SIMPLE_ACT:
                 c2 = results[("check", act, TARGET_N)]
-                lines.append(f"      (info) {act}: {fmt_s(c2['best_s'])} = {c2['best_s'] / c2['floor_s']:.1f}x its floor")
+                lines.append(f"      (info) {act}: {fmt_s(c2['best_s'])} = "
+                             f"{c2['best_s'] / floor_of(results, act, TARGET_N):.1f}x its floor")
     else:
         lines.append("n/a   speed: 1e6 not among --sizes")
     peaks = [(results[("check", a, n)]["rss_peak_mb"], a, n) for a in ACTS for n in sizes]
@@ -482,7 +492,7 @@ def main(argv=None) -> int:
         for n in sizes:
             c = results[("check", act, n)]
             print(f"  {act:<13} n={fmt_n(n):<5} {c['status']:<5} {c['fd_message'] or c['message']}")
-    print("floor: in the check's process (interleaved, used for the ratio) vs in a process of its own (best / median):")
+    print("floor: in the check's process (interleaved) vs in a process of its own (best / median); ratios use the smaller best:")
     for act in ACTS:
         for n in sizes:
             c, f = results[("check", act, n)], results[("floor", act, n)]
