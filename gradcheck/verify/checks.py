@@ -5,6 +5,7 @@ chosen; docs/method.md explains the whole method.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import numpy as np
 
 from ..results import FAIL, PASS, SKIP, WARN, CheckResult
 from .numerics import (FDComparison, Quotients, Tolerance, _finite_absmax, all_finite, central_screen, cluster_points,
-                       compare_with_fd, fd_step, masked_argmax, masked_max, merge_screen, quotients, tolerance_for)
+                       compare_with_fd, fd_step, masked_max, merge_screen, quotients, tolerance_for)
 from ..discover import innermost
 from .subject import Subject, UserCodeError, describe_exception
 
@@ -309,7 +310,7 @@ def refine_fd(subject: Subject, x: np.ndarray, y: np.ndarray, g: np.ndarray, cmp
     growing rounding noise of small steps cannot excuse a wrong gradient. Jumps stay failures.
     """
     idx = np.nonzero(~cmp.ok)[0]  # usually none: filter the few, not the whole batch
-    idx = idx[(cmp.jump[idx] == 0) & np.isfinite(g[idx])][:4096]
+    idx = idx[(cmp.jump[cmp.pos(idx)] == 0) & np.isfinite(g[idx])][:4096]
     if idx.size == 0:
         return cmp
     xs, ys, gs = x[idx], y[idx], g[idx]
@@ -322,11 +323,11 @@ def refine_fd(subject: Subject, x: np.ndarray, y: np.ndarray, g: np.ndarray, cmp
         vals = {k: subject.forward(to_rows(xs + k * h)).ravel()[: xs.size] for k in (-2, -1, 1, 2)}
         qk = quotients(vals[-2], vals[-1], ys, vals[1], vals[2], h, tol.eps, fglobal)
         ck = compare_with_fd(gs, qk, tol)
-        precise = ck.tol <= 1e-2 * np.abs(qk.richardson) + cmp.tol[idx]
+        precise = ck.tol <= 1e-2 * np.abs(qk.richardson) + cmp.tol[cmp.pos(idx)]
         accepted |= ck.ok & precise
     ok = cmp.ok.copy()
     ok[idx] = accepted
-    return FDComparison(ok, cmp.smooth_ok, cmp.kink, cmp.abs_err, cmp.rel_err, cmp.tol, cmp.jump, cmp.spread)
+    return dataclasses.replace(cmp, ok=ok)
 
 
 def check_gradient_vs_fd(x: np.ndarray, g: np.ndarray, fd: FDData, tol: Tolerance, dtype: str,
@@ -340,31 +341,31 @@ def check_gradient_vs_fd(x: np.ndarray, g: np.ndarray, fd: FDData, tol: Toleranc
     the forward (discontinuity) fails.
     """
     cmp = cmp if cmp is not None else fd.cmp
-    kinks = cluster_points(x[cmp.kink], cmp.spread[cmp.kink], fd_step(x[cmp.kink], tol.eps))
-    jumps = cmp.jump > 0
-    bad = ~cmp.ok
-    i_rel = masked_argmax(cmp.rel_err, cmp.smooth_ok)  # None when no point passed smoothly
-    max_abs = masked_max(cmp.abs_err, cmp.smooth_ok) if i_rel is not None else None
-    max_rel = float(cmp.rel_err[i_rel]) if i_rel is not None else None
+    k = cmp.at[cmp.kink[cmp.at]]  # kinks are among the points the full test ran on
+    kinks = cluster_points(x[k], cmp.spread[cmp.pos(k)], fd_step(x[k], tol.eps))
+    max_abs, max_rel = cmp.max_abs, cmp.max_rel  # over the points that passed smoothly
     kink_txt = f"; kinks at x={', '.join(fmt(k) for k in kinks)}" if kinks else ""
-    if jumps.any():
-        j = np.nonzero(jumps)[0]
-        i = j[np.argmax(cmp.jump[j])]
-        xs = cluster_points(x[j], cmp.jump[j], fd_step(x[j], tol.eps))
-        return CheckResult("gradient_vs_fd", FAIL, f"the forward is discontinuous: it jumps by {fmt(cmp.jump[i])} at "
+    j = cmp.jumps()
+    if j.size:
+        sizes = cmp.jump[cmp.pos(j)]
+        i = j[np.argmax(sizes)]
+        xs = cluster_points(x[j], sizes, fd_step(x[j], tol.eps))
+        return CheckResult("gradient_vs_fd", FAIL, f"the forward is discontinuous: it jumps by {fmt(sizes.max())} at "
                            f"x={', '.join(fmt(v) for v in xs[:5])}; no gradient is right there",
                            max_abs_error=max_abs, max_rel_error=max_rel, worst_input=float(x[i]), dtype=dtype,
                            kinks=tuple(kinks)), cmp
-    if bad.any():
-        idx = np.nonzero(bad)[0]
-        i = idx[np.argmax(np.where(np.isfinite(cmp.rel_err[idx]), cmp.rel_err[idx], np.inf))]
+    idx = np.nonzero(~cmp.ok)[0]
+    if idx.size:
+        rel = cmp.rel_err[cmp.pos(idx)]
+        w = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))
+        i = idx[w]
         where = _where(x[idx])
         return CheckResult("gradient_vs_fd", FAIL, f"gradient {fmt(g[i])} but finite differences give "
                            f"{fmt(fd.ref[i])} at x={fmt(x[i])} (wrong at {idx.size} of {x.size} points, "
-                           f"{where}){kink_txt}", max_abs_error=float(cmp.abs_err[i]),
-                           max_rel_error=float(cmp.rel_err[i]), worst_input=float(x[i]), dtype=dtype,
+                           f"{where}){kink_txt}", max_abs_error=float(cmp.abs_err[cmp.pos(idx)][w]),
+                           max_rel_error=float(rel[w]), worst_input=float(x[i]), dtype=dtype,
                            kinks=tuple(kinks)), cmp
-    i = i_rel
+    i = cmp.argmax_rel
     return CheckResult("gradient_vs_fd", PASS, f"matches finite differences at {x.size} points "
                        f"(max rel err {fmt(max_rel or 0)}){kink_txt}", max_abs_error=max_abs, max_rel_error=max_rel,
                        worst_input=float(x[i]) if i is not None else None, dtype=dtype, kinks=tuple(kinks)), cmp

@@ -240,16 +240,43 @@ def _finite_absmax(a: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class FDComparison:
-    """Where a gradient agrees with finite differences."""
+    """Where a gradient agrees with finite differences.
+
+    ``ok``, ``smooth_ok`` and ``kink`` hold every point. The details (errors, tolerance,
+    jump, spread) are kept only at the points ``at`` (sorted indices), where the full test
+    ran: every point for compare_with_fd, the few the central screen could not settle for the
+    elementwise check. Every point that is not ok, or is a kink, is among them. The maxima of
+    the errors over ``smooth_ok`` cover every point.
+    """
 
     ok: np.ndarray  # accepted (smoothly, or as a subgradient at a kink)
     smooth_ok: np.ndarray  # accepted by the smooth (Richardson) test alone
     kink: np.ndarray  # one-sided slopes disagree: a kink at (or within h of) the point
+    at: np.ndarray  # the points the details below are for
     abs_err: np.ndarray  # |g - Richardson estimate|
     rel_err: np.ndarray
     tol: np.ndarray
     jump: np.ndarray  # size of a jump of f within h of the point (0: none)
     spread: np.ndarray  # |forward - backward slope| (0 where the smooth test passed)
+    max_abs: float | None  # largest abs_err over smooth_ok (None: no point passed smoothly)
+    max_rel: float | None
+    argmax_rel: int | None  # the point where rel_err is largest over smooth_ok
+
+    def pos(self, idx: np.ndarray) -> np.ndarray:
+        """Positions in the detail arrays of the points ``idx`` (which must be in ``at``)."""
+        return np.searchsorted(self.at, idx)
+
+    def jumps(self) -> np.ndarray:
+        """The points where f jumps."""
+        return self.at[self.jump > 0]
+
+
+def _smooth_maxima(abs_err, rel_err, smooth_ok):
+    """(max abs_err, max rel_err, its index) over smooth_ok, or Nones."""
+    i = masked_argmax(rel_err, smooth_ok)
+    if i is None:
+        return None, None, None
+    return masked_max(abs_err, smooth_ok), float(rel_err[i]), i
 
 
 def compare_with_fd(g: np.ndarray, q: Quotients, tol: Tolerance, rel_floor: float | None = None) -> FDComparison:
@@ -297,7 +324,8 @@ def compare_with_fd(g: np.ndarray, q: Quotients, tol: Tolerance, rel_floor: floa
             ok[idx] = nonsmooth & in_hull & (js == 0) & np.isfinite(gs)
             jump[idx] = js
             spread_all[idx] = spread
-    return FDComparison(ok, smooth_ok, kink, err, rel, t, jump, spread_all)
+    return FDComparison(ok, smooth_ok, kink, np.arange(np.size(g)), err, rel, t, jump, spread_all,
+                        *_smooth_maxima(err, rel, smooth_ok))
 
 
 def relative_floor(ref: np.ndarray) -> float:
@@ -311,11 +339,11 @@ class CentralScreen:
     """The central quotient D(h) at every point and where it already settles the comparison."""
 
     d: np.ndarray  # (f(x+h) - f(x-h)) / 2h
-    abs_err: np.ndarray  # |g - d|
-    rel_err: np.ndarray
-    tol: np.ndarray
     passed: np.ndarray  # accepted by the screen: the full test would accept these too
     rel_floor: float
+    max_abs: float | None  # largest |g - d| over the passed points
+    max_rel: float | None  # largest |g - d| / max(|d|, rel_floor) over them
+    argmax_rel: int | None
 
 
 def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarray, fglobal: float,
@@ -328,58 +356,78 @@ def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarra
     scale is at least ``fglobal``): |g - R| <= |g - D(h)| + |delta|/3 and |D(h)| <= |R| +
     |delta|/3, so a point passing here passes there (for rtol <= 5). Only the rest need
     f(x +- 2h), one-sided slopes and the kink and jump tests: on a correct activation, a few
-    points near kinks instead of every point.
+    points near kinks instead of every point. Errors are not kept per point, only their
+    maxima over the passed points (memory traffic is what a million points cost).
     """
     shape = np.shape(g)
-    d, err, t, rel = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape)
+    d = np.empty(shape)
     passed = np.empty(shape, bool)
     h = np.broadcast_to(h, shape)
-    noise = ULPS_PER_EVAL * tol.eps * fglobal
+    noise8 = 4 * 2 * ULPS_PER_EVAL * tol.eps * fglobal  # 4 * noise, per 2h
+    # Relative errors of the passed points against max(|D(h)|, 0.1% of the largest gradient):
+    # known before the pass, so one pass does everything (where g passes, g and D(h) agree).
+    # The points left to the full test get relative_floor(d), returned, as compare_with_fd would.
+    floor_g = relative_floor(g)
 
-    def screen(sl) -> float:
+    def screen(sl):
         with np.errstate(all="ignore"):
-            inv_h = 1.0 / h[sl]  # h is a power of two: exact
-            np.subtract(fp1[sl], fm1[sl], out=d[sl])
-            d[sl] *= inv_h
-            d[sl] *= 0.5
-            np.subtract(g[sl], d[sl], out=err[sl])
-            np.abs(err[sl], out=err[sl])
-            ad = np.abs(d[sl], out=rel[sl])  # |d| kept for the relative errors
-            np.multiply(ad, tol.fd_rtol, out=t[sl])
-            t[sl] += tol.fd_atol
-            inv_h *= 4 * noise
-            t[sl] += inv_h
-            np.less_equal(err[sl], t[sl], out=passed[sl])
-            return _finite_absmax(ad)
+            inv_2h = np.divide(0.5, h[sl])  # h is a power of two: exact
+            ds = d[sl]
+            np.subtract(fp1[sl], fm1[sl], out=ds)
+            ds *= inv_2h
+            err = np.subtract(g[sl], ds)
+            np.abs(err, out=err)
+            ad = np.abs(ds)
+            t = np.multiply(ad, tol.fd_rtol)
+            inv_2h *= noise8
+            inv_2h += tol.fd_atol
+            t += inv_2h
+            ok = np.less_equal(err, t, out=passed[sl])
+            dmax = _finite_absmax(ad)
+            np.maximum(ad, floor_g, out=ad)
+            rel = np.divide(err, ad, out=ad)
+            i = masked_argmax(rel, ok)
+            return dmax, None if i is None else (float(rel[i]), -(sl.start + i), _masked_top(err, ok))
 
-    def relative(sl) -> None:
-        np.maximum(rel[sl], rel_floor, out=rel[sl])
-        with np.errstate(all="ignore"):
-            np.divide(err[sl], rel[sl], out=rel[sl])
-
-    # = relative_floor(d), from the pieces' maxima
-    rel_floor = 1e-3 * max(max(for_chunks(screen, shape), default=0.0) or 1.0, 1e-300)
-    for_chunks(relative, shape)
+    pieces = for_chunks(screen, shape)
+    rel_floor = 1e-3 * max(max((p[0] for p in pieces), default=0.0) or 1.0, 1e-300)  # = relative_floor(d)
+    parts = [p[1] for p in pieces if p[1] is not None]
     if tol.fd_rtol > 5:  # the soundness argument above needs (1 + rtol) / 3 <= 2
         passed[:] = False
-    return CentralScreen(d, err, rel, t, passed, rel_floor)
+        parts = []
+    if not parts:
+        return CentralScreen(d, passed, rel_floor, None, None, None)
+    rel, neg_i, _ = max(parts)  # first index of the largest value, as one argmax would give
+    return CentralScreen(d, passed, rel_floor, max(p[2] for p in parts), rel, -neg_i)
 
 
-def merge_screen(screen: CentralScreen, idx: np.ndarray, ref_sub: np.ndarray, cmp_sub: FDComparison
+def _masked_top(a: np.ndarray, mask: np.ndarray) -> float | None:
+    i = masked_argmax(a, mask)
+    return None if i is None else float(a[i])
+
+
+def merge_screen(screen: CentralScreen, idx: np.ndarray, ref_sub: np.ndarray | None, cmp_sub: FDComparison | None
                  ) -> tuple[np.ndarray, FDComparison]:
-    """The full comparison: the screen's verdicts, overwritten at ``idx`` by ``cmp_sub`` (the
-    full test there, against ``ref_sub``). Returns (FD estimate per point, comparison)."""
-    ref, err, rel, t = screen.d, screen.abs_err, screen.rel_err, screen.tol  # owned: filled in place
+    """The full comparison: the screen's verdicts, overwritten at ``idx`` (sorted) by
+    ``cmp_sub`` (the full test there, against ``ref_sub``). Returns (FD estimate per point,
+    comparison)."""
+    ref = screen.d  # owned: filled in place
     ok = screen.passed.copy()
     smooth_ok = screen.passed
     kink = np.zeros(ok.shape, bool)
-    jump = np.zeros(ok.shape)
-    spread = np.zeros(ok.shape)
-    if idx.size:
-        ref[idx], err[idx], rel[idx], t[idx] = ref_sub, cmp_sub.abs_err, cmp_sub.rel_err, cmp_sub.tol
-        ok[idx], smooth_ok[idx], kink[idx] = cmp_sub.ok, cmp_sub.smooth_ok, cmp_sub.kink
-        jump[idx], spread[idx] = cmp_sub.jump, cmp_sub.spread
-    return ref, FDComparison(ok, smooth_ok, kink, err, rel, t, jump, spread)
+    maxima = (screen.max_abs, screen.max_rel, screen.argmax_rel)
+    if not idx.size:
+        empty = np.empty(0)
+        return ref, FDComparison(ok, smooth_ok, kink, idx, empty, empty, empty, empty, empty, *maxima)
+    ref[idx] = ref_sub
+    ok[idx], smooth_ok[idx], kink[idx] = cmp_sub.ok, cmp_sub.smooth_ok, cmp_sub.kink
+    if cmp_sub.argmax_rel is not None:
+        i = int(idx[cmp_sub.argmax_rel])
+        if maxima[1] is None or (cmp_sub.max_rel, -i) > (maxima[1], -maxima[2]):
+            maxima = (maxima[0], cmp_sub.max_rel, i)
+        maxima = (cmp_sub.max_abs if maxima[0] is None else max(maxima[0], cmp_sub.max_abs),) + maxima[1:]
+    return ref, FDComparison(ok, smooth_ok, kink, idx, cmp_sub.abs_err, cmp_sub.rel_err, cmp_sub.tol, cmp_sub.jump,
+                             cmp_sub.spread, *maxima)
 
 
 def cluster_points(x: np.ndarray, weight: np.ndarray, width: np.ndarray, limit: int = 20) -> list[float]:
