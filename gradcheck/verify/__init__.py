@@ -211,7 +211,7 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
         fd = C.elementwise_fd(subject, x, y, g, tol, (X, ev.x_tensor) if x.size == n else None)
         cmp = C.refine_fd(subject, x, y, g, fd.cmp, tol)
         fd_check, cmp = C.check_gradient_vs_fd(x, g, fd, tol, dtype, cmp)
-        state.update(x=x, y=y, grad=g, fd=fd.ref, failing=~cmp.ok, kinks=fd_check.kinks)
+        state.update(x=x, y=y, grad=g, fd=fd.estimate, failing=~cmp.ok, kinks=fd_check.kinks)  # fd: when plotted
         if custom:
             va = _autodiff(subject, x, u)
             if va is not None:
@@ -299,6 +299,7 @@ def _curves(state: dict) -> Curves | None:
 
     def pick(key):
         v = state.get(key)
+        v = v() if callable(v) else v
         return None if v is None else np.asarray(v)[order]
 
     return Curves(x=state["x"][order], y=state["y"][order], grad=pick("grad"), autodiff=pick("autodiff"),

@@ -228,9 +228,20 @@ class FDData:
     compared with them."""
 
     x: np.ndarray  # flat inputs
-    ref: np.ndarray  # the FD slope: Richardson where the full test ran, else the central quotient
     cmp: FDComparison
     stencil: Stencil  # full quotients at other points on demand (hand-written vs autodiff)
+    richardson: np.ndarray  # the Richardson estimate at cmp.at, where the full test ran
+
+    def estimate(self, idx: np.ndarray | None = None) -> np.ndarray:
+        """The FD slope at the points ``idx`` (default: all): Richardson where the full test
+        ran, else the central quotient (computed here: only plots and messages need it)."""
+        st = self.stencil
+        idx = np.arange(self.x.size) if idx is None else np.asarray(idx)
+        with np.errstate(all="ignore"):
+            d = (st.fp1[idx] - st.fm1[idx]) / (2 * st.h[idx])
+        full = np.isin(idx, self.cmp.at)
+        d[full] = self.richardson[self.cmp.pos(idx[full])]
+        return d
 
 
 def elementwise_fd(subject: Subject, x_flat: np.ndarray, y_flat: np.ndarray, g: np.ndarray,
@@ -242,12 +253,11 @@ def elementwise_fd(subject: Subject, x_flat: np.ndarray, y_flat: np.ndarray, g: 
     st = Stencil(subject, x_flat, y_flat, tol, rows)
     screen = central_screen(g, st.fm1, st.fp1, st.h, st.fglobal, tol)
     idx = np.nonzero(~screen.passed)[0]
-    if idx.size:
-        q = st.quotients(idx)
-        ref, cmp = merge_screen(screen, idx, q.richardson, compare_with_fd(g[idx], q, tol, screen.rel_floor))
-    else:
-        ref, cmp = merge_screen(screen, idx, None, None)
-    return FDData(x_flat, ref, cmp, st)
+    if not idx.size:
+        return FDData(x_flat, merge_screen(screen, idx, None), st, np.empty(0))
+    q = st.quotients(idx)
+    return FDData(x_flat, merge_screen(screen, idx, compare_with_fd(g[idx], q, tol, screen.rel_floor)), st,
+                  q.richardson)
 
 
 def locate_jumps(subject: Subject, xs: np.ndarray, fs: np.ndarray, gs: np.ndarray, eps: float,
@@ -361,7 +371,7 @@ def check_gradient_vs_fd(x: np.ndarray, g: np.ndarray, fd: FDData, tol: Toleranc
         i = idx[w]
         where = _where(x[idx])
         return CheckResult("gradient_vs_fd", FAIL, f"gradient {fmt(g[i])} but finite differences give "
-                           f"{fmt(fd.ref[i])} at x={fmt(x[i])} (wrong at {idx.size} of {x.size} points, "
+                           f"{fmt(fd.estimate([i])[0])} at x={fmt(x[i])} (wrong at {idx.size} of {x.size} points, "
                            f"{where}){kink_txt}", max_abs_error=float(cmp.abs_err[cmp.pos(idx)][w]),
                            max_rel_error=float(rel[w]), worst_input=float(x[i]), dtype=dtype,
                            kinks=tuple(kinks)), cmp

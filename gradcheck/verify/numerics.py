@@ -338,7 +338,6 @@ def relative_floor(ref: np.ndarray) -> float:
 class CentralScreen:
     """The central quotient D(h) at every point and where it already settles the comparison."""
 
-    d: np.ndarray  # (f(x+h) - f(x-h)) / 2h
     passed: np.ndarray  # accepted by the screen: the full test would accept these too
     rel_floor: float
     max_abs: float | None  # largest |g - d| over the passed points
@@ -360,7 +359,6 @@ def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarra
     maxima over the passed points (memory traffic is what a million points cost).
     """
     shape = np.shape(g)
-    d = np.empty(shape)
     passed = np.empty(shape, bool)
     h = np.broadcast_to(h, shape)
     noise8 = 4 * 2 * ULPS_PER_EVAL * tol.eps * fglobal  # 4 * noise, per 2h
@@ -372,8 +370,7 @@ def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarra
     def screen(sl):
         with np.errstate(all="ignore"):
             inv_2h = np.divide(0.5, h[sl])  # h is a power of two: exact
-            ds = d[sl]
-            np.subtract(fp1[sl], fm1[sl], out=ds)
+            ds = np.subtract(fp1[sl], fm1[sl])  # D(h), not kept: FDData.estimate recomputes it for plots
             ds *= inv_2h
             err = np.subtract(g[sl], ds)
             np.abs(err, out=err)
@@ -396,9 +393,9 @@ def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarra
         passed[:] = False
         parts = []
     if not parts:
-        return CentralScreen(d, passed, rel_floor, None, None, None)
+        return CentralScreen(passed, rel_floor, None, None, None)
     rel, neg_i, _ = max(parts)  # first index of the largest value, as one argmax would give
-    return CentralScreen(d, passed, rel_floor, max(p[2] for p in parts), rel, -neg_i)
+    return CentralScreen(passed, rel_floor, max(p[2] for p in parts), rel, -neg_i)
 
 
 def _masked_top(a: np.ndarray, mask: np.ndarray) -> float | None:
@@ -406,28 +403,24 @@ def _masked_top(a: np.ndarray, mask: np.ndarray) -> float | None:
     return None if i is None else float(a[i])
 
 
-def merge_screen(screen: CentralScreen, idx: np.ndarray, ref_sub: np.ndarray | None, cmp_sub: FDComparison | None
-                 ) -> tuple[np.ndarray, FDComparison]:
+def merge_screen(screen: CentralScreen, idx: np.ndarray, cmp_sub: FDComparison | None) -> FDComparison:
     """The full comparison: the screen's verdicts, overwritten at ``idx`` (sorted) by
-    ``cmp_sub`` (the full test there, against ``ref_sub``). Returns (FD estimate per point,
-    comparison)."""
-    ref = screen.d  # owned: filled in place
+    ``cmp_sub``, the full test there."""
     ok = screen.passed.copy()
     smooth_ok = screen.passed
     kink = np.zeros(ok.shape, bool)
     maxima = (screen.max_abs, screen.max_rel, screen.argmax_rel)
     if not idx.size:
         empty = np.empty(0)
-        return ref, FDComparison(ok, smooth_ok, kink, idx, empty, empty, empty, empty, empty, *maxima)
-    ref[idx] = ref_sub
+        return FDComparison(ok, smooth_ok, kink, idx, empty, empty, empty, empty, empty, *maxima)
     ok[idx], smooth_ok[idx], kink[idx] = cmp_sub.ok, cmp_sub.smooth_ok, cmp_sub.kink
     if cmp_sub.argmax_rel is not None:
         i = int(idx[cmp_sub.argmax_rel])
         if maxima[1] is None or (cmp_sub.max_rel, -i) > (maxima[1], -maxima[2]):
             maxima = (maxima[0], cmp_sub.max_rel, i)
         maxima = (cmp_sub.max_abs if maxima[0] is None else max(maxima[0], cmp_sub.max_abs),) + maxima[1:]
-    return ref, FDComparison(ok, smooth_ok, kink, idx, cmp_sub.abs_err, cmp_sub.rel_err, cmp_sub.tol, cmp_sub.jump,
-                             cmp_sub.spread, *maxima)
+    return FDComparison(ok, smooth_ok, kink, idx, cmp_sub.abs_err, cmp_sub.rel_err, cmp_sub.tol, cmp_sub.jump,
+                        cmp_sub.spread, *maxima)
 
 
 def cluster_points(x: np.ndarray, weight: np.ndarray, width: np.ndarray, limit: int = 20) -> list[float]:
