@@ -76,6 +76,20 @@ def sine_scalar_grad(x):
 
 
 @tf.custom_gradient
+def gelu_textbook_grad(x):
+    """tf.nn.gelu with the textbook derivative Phi(x) + x phi(x): right, but TF's forward rounds
+    1/sqrt(2) through float32, so the two differ by ~1e-8 where the terms cancel (x near -0.75)."""
+    y = tf.nn.gelu(x, approximate=False)
+
+    def grad(dy):
+        cdf = 0.5 * (1.0 + tf.math.erf(x / np.sqrt(2.0)))
+        pdf = tf.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
+        return dy * (cdf + x * pdf)
+
+    return y, grad
+
+
+@tf.custom_gradient
 def sine_float32_grad(x):
     y = tf.sin(x)
 
@@ -234,6 +248,24 @@ class _UnderscoreScaled(keras.layers.Layer):
 
     def call(self, x):
         return x * self.a
+
+
+class PReLUSlopeGradUnmasked(keras.layers.Layer):
+    """where(x > 0, x, alpha x) with a hand-written gradient whose alpha part sums dy * x over
+    every input instead of the negative ones only."""
+
+    def build(self, input_shape):
+        self.alpha = self.add_weight(name="alpha", shape=(), initializer=keras.initializers.Constant(0.25))
+
+    def call(self, x):
+        @tf.custom_gradient
+        def prelu(x, a):
+            def grad(dy):
+                return dy * tf.where(x > 0, tf.ones_like(x), a * tf.ones_like(x)), tf.reduce_sum(dy * x)
+
+            return tf.where(x > 0, x, a * x), grad
+
+        return prelu(x, tf.convert_to_tensor(self.alpha))
 
 
 class ScaledTanhBadWeightGrad(keras.layers.Layer):
@@ -472,6 +504,13 @@ def test_custom_vs_autodiff_correct_gradient_passes():
     assert r.status == "pass", r.message
 
 
+def test_custom_vs_autodiff_allows_rounding_where_the_gradient_cancels_to_near_zero():
+    # dense sampling around gelu's minimum, where gelu' = Phi(x) + x phi(x) is ~0
+    r = run(gelu_textbook_grad, range=(-0.8, -0.7), samples=20000)
+    assert r.check("custom_vs_autodiff").status == "pass", r.check("custom_vs_autodiff").message
+    assert r.status == "pass", r.message
+
+
 def test_custom_relu_with_gradient_one_at_zero_passes_as_a_kink():
     r = run(relu_custom_one_at_zero)
     assert r.check("custom_vs_autodiff").status == "pass"
@@ -536,6 +575,15 @@ def test_layer_with_trainable_slope_passes_and_checks_its_weight():
     assert "alpha" in w.message
     assert r.kind == "layer"
     assert r.status == "pass", r.message
+
+
+def test_layer_weights_are_checked_on_rows_spread_over_the_range_at_large_sample_counts():
+    # more rows than the weights subset: the subset's own weight gradients are compared, on
+    # rows from the whole range (the first rows of the sorted grid are all negative)
+    r = run(SlopePReLU, samples=50000)
+    assert r.check("weights").status == "pass", r.check("weights").message
+    bad = run(PReLUSlopeGradUnmasked, samples=50000).check("weights")
+    assert bad.status == "fail" and "alpha" in bad.message, bad.message
 
 
 def test_layer_class_is_checked_in_float64():

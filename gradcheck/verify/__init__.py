@@ -17,13 +17,24 @@ import numpy as np
 from ..results import ERROR, FAIL, PASS, SKIP, WARN, ActivationResult, CheckResult, worst
 from ..settings import Settings
 from . import checks as C
-from .numerics import kink_candidates, sample_points, tolerance_for
+from .numerics import divide, kink_candidates, sample_points, tolerance_for
 from .subject import Subject, UserCodeError, choose_subject
 
 
-# Checks that act on every point alike (upstream linearity, graph vs eager) run on this many
-# rows (x8 inputs) from both ends of the batch, which hold the special points.
+# Checks that act on every point alike (upstream linearity, graph vs eager, weights) run on a
+# subset of this many rows (x8 inputs): see spread_rows.
 SUBSET_ROWS = 1024
+
+
+def spread_rows(n_rows: int, m: int) -> np.ndarray:
+    """``m`` of ``n_rows`` row indices (all if fewer), sorted: half evenly spread over the whole
+    batch (the grid half is sorted, so its first rows cover only the range's lower end), half
+    the last rows (the special points: 0, +-1, literals, multiples of 0.01)."""
+    if n_rows <= m:
+        return np.arange(n_rows)
+    tail = m // 2
+    spread = np.linspace(0, n_rows - tail - 1, m - tail).astype(np.int64)
+    return np.concatenate([spread, np.arange(n_rows - tail, n_rows)])
 
 
 @dataclass(frozen=True)
@@ -165,7 +176,7 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
         return elementwise
 
     # Linearity in dy shows at every point alike: a subset (with the special points) is enough.
-    sub = np.concatenate([X[:SUBSET_ROWS // 2], X[-(SUBSET_ROWS // 2):]]) if X.shape[0] > SUBSET_ROWS else X
+    sub = X[spread_rows(X.shape[0], SUBSET_ROWS)]
     Us = C.upstream(rng, sub.shape)
     evs = subject.evaluate(sub, Us, weights=bool(subject.weights))
     scaled = {k: subject.evaluate(sub, k * Us, weights=bool(subject.weights)) for k in C.UPSTREAM_FACTORS}
@@ -176,8 +187,7 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
     if elementwise:
         x, y, u = X.ravel()[:n], ev.y.ravel()[:n], U.ravel()[:n]
         v = ev.g.ravel()[:n]
-        with np.errstate(all="ignore"):
-            g = v / u
+        g = divide(v, u)
         # kinks located between neighbouring samples are checked too (NaN traps hide there);
         # for large samples only the (already sorted) grid half is searched
         if n <= 131072:
@@ -228,13 +238,18 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
         state.update(x=X.ravel()[:n], y=ev.y.ravel()[:n], grad=None)
 
     if subject.weights:
-        m = min(X.shape[0], 512)  # finite differences on weights re-run the forward: a subset is enough
-        checks.append(C.check_weights(subject, X[:m], U[:m], ev.weight_grads, tol, rng))
+        # finite differences on weights re-run the forward: a subset is enough, and the weight
+        # gradients to compare are then that subset's (a weight gradient sums over the rows)
+        rows = spread_rows(X.shape[0], SUBSET_ROWS // 2)
+        Xw, Uw = X[rows], U[rows]
+        wg = ev.weight_grads if rows.size == X.shape[0] else subject.evaluate(Xw, Uw, weights=True).weight_grads
+        checks.append(C.check_weights(subject, Xw, Uw, wg, tol, rng))
 
     # Graph-vs-eager differences come from Python-side logic, which acts on every point alike.
     # (all rows when rows mix: the outputs of a subset would differ from the batch's)
-    m = min(X.shape[0], 4 * SUBSET_ROWS) if elementwise or rows_independent else X.shape[0]
-    checks.append(C.check_graph(subject, X[:m], U[:m], ev.y[:m], ev.g[:m], tol, lambda dt: Subject(activation, dt)))
+    rows = spread_rows(X.shape[0], 4 * SUBSET_ROWS if elementwise or rows_independent else X.shape[0])
+    checks.append(C.check_graph(subject, X[rows], U[rows], ev.y[rows], ev.g[rows], tol,
+                                lambda dt: Subject(activation, dt)))
     _stability(activation, subject, settings, checks, elementwise, source)
     return elementwise
 
