@@ -139,7 +139,7 @@ class Subject:
             raise UserCodeError(f"returned shape {tuple(y.shape)} for input shape {tuple(x.shape)}")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.call(to_tensor(x, self.tf_dtype)).numpy(), dtype=np.float64)
+        return host(self.call(to_tensor(x, self.tf_dtype)))
 
     def forward_shifted(self, x, h: np.ndarray, ks) -> list[np.ndarray]:
         """f(x + k h) for each k, with x and h sent to TensorFlow once (the shifts are TF ops).
@@ -147,8 +147,7 @@ class Subject:
         xt = x if isinstance(x, tf.Tensor) else to_tensor(x, self.tf_dtype)
         ht = to_tensor(h, self.tf_dtype)
         steps = {abs(k): (ht if abs(k) == 1 else ht * abs(k)) for k in ks}  # one product per |k|
-        return [np.asarray(self.call(xt + steps[k] if k > 0 else xt - steps[-k]).numpy(), dtype=np.float64)
-                for k in ks]
+        return [host(self.call(xt + steps[k] if k > 0 else xt - steps[-k])) for k in ks]
 
     def evaluate(self, x: np.ndarray, u: np.ndarray, *, weights=False, fn=None) -> Evaluation:
         """Forward and reverse pass as training runs them: GradientTape, upstream ``u``.
@@ -161,7 +160,7 @@ class Subject:
             tape.watch(xt)
             y = self.call(xt, fn)
         ut = to_tensor(u, y.dtype)
-        out = Evaluation(y=np.asarray(y.numpy(), dtype=np.float64), x_tensor=xt)
+        out = Evaluation(y=host(y), x_tensor=xt)
         try:
             grads = tape.gradient(y, [xt] + ws, output_gradients=ut)
         except Exception as exc:
@@ -201,6 +200,14 @@ class Subject:
         return fwd_bwd
 
 
+def host(t) -> np.ndarray:
+    """A tensor's values as float64 NumPy: for float64, a read-only view of the tensor's own
+    buffer (no copy; tensors are immutable); small ones are copied."""
+    if t.dtype != tf.float64 or t.shape.num_elements() is None or t.shape.num_elements() < 1 << 16:
+        return np.asarray(t.numpy(), dtype=np.float64)
+    return np.asarray(t)
+
+
 def to_tensor(a, tf_dtype) -> tf.Tensor:
     """``a`` as a tensor of ``tf_dtype``: the array itself (DLPack, no copy) when it is a large,
     aligned (numerics.aligned_empty), C-contiguous, writable array of that dtype, else a copy.
@@ -230,8 +237,10 @@ def _to_numpy(g):
         return None
     if isinstance(g, tf.IndexedSlices):
         g = tf.convert_to_tensor(g)
-    if hasattr(g, "numpy"):
-        g = g.numpy()
+    if isinstance(g, (tf.Tensor, tf.Variable)):
+        g = tf.convert_to_tensor(g)
+        if g.dtype.is_floating:
+            return host(g)
     try:
         return np.asarray(g, dtype=np.float64)
     except (TypeError, ValueError):  # a hand-written gradient returned something odd
