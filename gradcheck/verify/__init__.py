@@ -17,7 +17,7 @@ import numpy as np
 from ..results import ERROR, FAIL, PASS, SKIP, WARN, ActivationResult, CheckResult, worst
 from ..settings import Settings
 from . import checks as C
-from .numerics import divide, kink_candidates, sample_points, tolerance_for
+from .numerics import divide, kink_candidates, sample_rows, tolerance_for
 from .subject import Subject, UserCodeError, choose_subject
 
 
@@ -153,14 +153,14 @@ def _run(activation, settings: Settings, checks: list, state: dict) -> bool | No
 
     # -- one batched forward + backward pass over every sample point ---------------------
     source = C.source_of(activation.obj)  # read once: breakpoints here, fix hints in the sweep
-    pts = sample_points(lo, hi, settings.samples, settings.seed, dtype, settings.kinks,
-                        C.numbers_of(activation.obj, subject.layer, source))
+    X, n = sample_rows(lo, hi, settings.samples, settings.seed, dtype, settings.kinks,
+                       C.numbers_of(activation.obj, subject.layer, source), width=C.WIDTH)
     if not elementwise:
-        pts = rng.permutation(pts)  # rows of mixed inputs, not sorted runs
-    X = C.to_rows(pts)
+        flat = X.reshape(-1)
+        rng.shuffle(flat[:n])  # rows of mixed inputs, not sorted runs
+        flat[n:] = flat[n - 1]  # the padding repeats the last point
     U = C.upstream(rng, X.shape)
     ev = subject.evaluate(X, U, weights=bool(subject.weights))
-    n = pts.size
     state.update(x=X.ravel()[:n], y=ev.y.ravel()[:n])  # a plot shows at least the function
 
     fwd = C.check_forward(X.ravel(), ev.y.ravel(), dtype, note)

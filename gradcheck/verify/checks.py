@@ -6,6 +6,7 @@ chosen; docs/method.md explains the whole method.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import re
 from dataclasses import dataclass
@@ -700,6 +701,7 @@ def _tf_constant(a, subject):
 SWEEP = {"float32": (1e-6, 1e4), "bfloat16": (1e-3, 1e4), "float16": (1e-3, 16.0)}
 
 
+@functools.lru_cache(maxsize=16)
 def sweep_points(dtype: str, lo: float, hi: float) -> np.ndarray:
     """Log-spaced magnitudes over SWEEP[dtype], both signs. A one-sided range (a domain such
     as x > 0.5) is respected: nothing below LO when LO >= 0, nothing above HI when HI <= 0."""
@@ -710,6 +712,7 @@ def sweep_points(dtype: str, lo: float, hi: float) -> np.ndarray:
         pts = pts[pts >= lo]
     if hi <= 0:
         pts = pts[pts <= hi]
+    pts.flags.writeable = False  # cached: shared by every check
     return pts
 
 

@@ -75,14 +75,30 @@ def sample_points(lo: float, hi: float, n: int, seed: int, dtype: str, declared=
     """``n`` points: half an even grid (no gaps, sorted, first), half uniform random (no
     aliasing), then the special points. Every point is exactly representable in ``dtype``.
     Not deduplicated: a repeated point costs nothing and sorting a million points does."""
+    rows, count = sample_rows(lo, hi, n, seed, dtype, declared, literals, width=1)
+    return rows.ravel()[:count]
+
+
+def sample_rows(lo: float, hi: float, n: int, seed: int, dtype: str, declared=(), literals=(),
+                width: int = 1) -> tuple[np.ndarray, int]:
+    """sample_points laid out in rows of ``width`` (the last row padded with the last point),
+    built in place in one aligned array (TensorFlow takes it without a copy). Returns (rows,
+    number of points)."""
     rng = np.random.default_rng(seed)
     n_grid = n // 2 if n > 1 else 0
-    grid = np.linspace(lo, hi, n_grid)
-    rand = rng.uniform(lo, hi, n - n_grid)
-    pts = np.concatenate([grid, rand, special_points(lo, hi, dtype, declared, literals)])
+    special = special_points(lo, hi, dtype, declared, literals)
+    count = n + special.size
+    flat = aligned_empty(count + (-count) % width)
+    flat[:n_grid] = np.linspace(lo, hi, n_grid)
+    rand = flat[n_grid:n]
+    rng.random(out=rand)  # = rng.uniform(lo, hi), in place
+    rand *= hi - lo
+    rand += lo
+    flat[n:count] = special
     if dtype != "float64":
-        pts = pts.astype(np.dtype(dtype)).astype(np.float64)
-    return pts
+        flat[:count] = flat[:count].astype(np.dtype(dtype))
+    flat[count:] = flat[count - 1] if count else 0.0
+    return flat.reshape(-1, width), count
 
 
 ALIGN = 128  # bytes: at least the alignment TensorFlow's kernels need (Eigen: 64 with AVX-512)
