@@ -370,13 +370,14 @@ def check_gradient_vs_fd(x: np.ndarray, g: np.ndarray, fd: FDData, tol: Toleranc
                            kinks=tuple(kinks)), cmp
     idx = np.nonzero(~cmp.ok)[0]
     if idx.size:
-        rel = cmp.rel_err[cmp.pos(idx)]
+        p = cmp.pos(idx)
+        rel = cmp.rel_err[p]
         w = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))
         i = idx[w]
         where = _where(x[idx])
         return CheckResult("gradient_vs_fd", FAIL, f"gradient {fmt(g[i])} but finite differences give "
                            f"{fmt(fd.estimate([i])[0])} at x={fmt(x[i])} (wrong at {idx.size} of {x.size} points, "
-                           f"{where}){kink_txt}", max_abs_error=float(cmp.abs_err[cmp.pos(idx)][w]),
+                           f"{where}){kink_txt}", max_abs_error=float(cmp.abs_err[p[w]]),
                            max_rel_error=float(rel[w]), worst_input=float(x[i]), dtype=dtype,
                            kinks=tuple(kinks)), cmp
     i = cmp.argmax_rel

@@ -71,19 +71,15 @@ def special_points(lo: float, hi: float, dtype: str, declared=(), literals=()) -
     return np.unique(pts)
 
 
-def sample_points(lo: float, hi: float, n: int, seed: int, dtype: str, declared=(), literals=()) -> np.ndarray:
-    """``n`` points: half an even grid (no gaps, sorted, first), half uniform random (no
-    aliasing), then the special points. Every point is exactly representable in ``dtype``.
-    Not deduplicated: a repeated point costs nothing and sorting a million points does."""
-    rows, count = sample_rows(lo, hi, n, seed, dtype, declared, literals, width=1)
-    return rows.ravel()[:count]
-
-
 def sample_rows(lo: float, hi: float, n: int, seed: int, dtype: str, declared=(), literals=(),
                 width: int = 1) -> tuple[np.ndarray, int]:
-    """sample_points laid out in rows of ``width`` (the last row padded with the last point),
-    built in place in one aligned array (TensorFlow takes it without a copy). Returns (rows,
-    number of points)."""
+    """``n`` points: half an even grid (no gaps, sorted, first), half uniform random (no
+    aliasing), then the special points. Every point is exactly representable in ``dtype``.
+    Not deduplicated: a repeated point costs nothing and sorting a million points does.
+
+    Laid out in rows of ``width`` (the last row padded with the last point), built in place in
+    one aligned array (TensorFlow takes it without a copy). Returns (rows, number of points).
+    """
     rng = np.random.default_rng(seed)
     n_grid = n // 2 if n > 1 else 0
     special = special_points(lo, hi, dtype, declared, literals)
@@ -379,10 +375,11 @@ def compare_with_fd(g: np.ndarray, q: Quotients, tol: Tolerance, rel_floor: floa
                         *_smooth_maxima(err, rel, smooth_ok))
 
 
-def relative_floor(ref: np.ndarray) -> float:
+def relative_floor(ref: np.ndarray, absmax: float | None = None) -> float:
     """Denominator floor of relative errors: 0.1% of the largest finite estimate (so that
-    zeros of the derivative do not turn rounding into huge relative errors)."""
-    return 1e-3 * max(_finite_absmax(ref) or 1.0, 1e-300)
+    zeros of the derivative do not turn rounding into huge relative errors). ``absmax``: that
+    largest value, when already known."""
+    return 1e-3 * max((_finite_absmax(ref) if absmax is None else absmax) or 1.0, 1e-300)
 
 
 @dataclass(frozen=True)
@@ -435,10 +432,10 @@ def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarra
             np.maximum(ad, floor_g, out=ad)
             rel = np.divide(err, ad, out=ad)
             i = masked_argmax(rel, ok)
-            return dmax, None if i is None else (float(rel[i]), -(sl.start + i), _masked_top(err, ok))
+            return dmax, None if i is None else (float(rel[i]), -(sl.start + i), masked_max(err, ok))
 
     pieces = for_chunks(screen, shape)
-    rel_floor = 1e-3 * max(max((p[0] for p in pieces), default=0.0) or 1.0, 1e-300)  # = relative_floor(d)
+    rel_floor = relative_floor(None, max((p[0] for p in pieces), default=0.0))  # = relative_floor(d)
     parts = [p[1] for p in pieces if p[1] is not None]
     if tol.fd_rtol > 5:  # the soundness argument above needs (1 + rtol) / 3 <= 2
         passed[:] = False
@@ -449,29 +446,24 @@ def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarra
     return CentralScreen(passed, rel_floor, max(p[2] for p in parts), rel, -neg_i)
 
 
-def _masked_top(a: np.ndarray, mask: np.ndarray) -> float | None:
-    i = masked_argmax(a, mask)
-    return None if i is None else float(a[i])
-
-
 def merge_screen(screen: CentralScreen, idx: np.ndarray, cmp_sub: FDComparison | None) -> FDComparison:
     """The full comparison: the screen's verdicts, overwritten at ``idx`` (sorted) by
     ``cmp_sub``, the full test there."""
     ok = screen.passed.copy()
     smooth_ok = screen.passed
     kink = np.zeros(ok.shape, bool)
-    maxima = (screen.max_abs, screen.max_rel, screen.argmax_rel)
+    max_abs, max_rel, argmax_rel = screen.max_abs, screen.max_rel, screen.argmax_rel
     if not idx.size:
         empty = np.empty(0)
-        return FDComparison(ok, smooth_ok, kink, idx, empty, empty, empty, empty, empty, *maxima)
+        return FDComparison(ok, smooth_ok, kink, idx, empty, empty, empty, empty, empty, max_abs, max_rel, argmax_rel)
     ok[idx], smooth_ok[idx], kink[idx] = cmp_sub.ok, cmp_sub.smooth_ok, cmp_sub.kink
-    if cmp_sub.argmax_rel is not None:
+    if cmp_sub.argmax_rel is not None:  # some of them passed smoothly: the maxima may be theirs
         i = int(idx[cmp_sub.argmax_rel])
-        if maxima[1] is None or (cmp_sub.max_rel, -i) > (maxima[1], -maxima[2]):
-            maxima = (maxima[0], cmp_sub.max_rel, i)
-        maxima = (cmp_sub.max_abs if maxima[0] is None else max(maxima[0], cmp_sub.max_abs),) + maxima[1:]
+        max_abs = cmp_sub.max_abs if max_abs is None else max(max_abs, cmp_sub.max_abs)
+        if max_rel is None or (cmp_sub.max_rel, -i) > (max_rel, -argmax_rel):  # ties: the first point
+            max_rel, argmax_rel = cmp_sub.max_rel, i
     return FDComparison(ok, smooth_ok, kink, idx, cmp_sub.abs_err, cmp_sub.rel_err, cmp_sub.tol, cmp_sub.jump,
-                        cmp_sub.spread, *maxima)
+                        cmp_sub.spread, max_abs, max_rel, argmax_rel)
 
 
 def cluster_points(x: np.ndarray, weight: np.ndarray, width: np.ndarray, limit: int = 20) -> list[float]:
