@@ -543,7 +543,7 @@ def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, t
     problems = []
     worst_rel = 0.0
     for w, gw in zip(subject.weights, grads):
-        name = getattr(w, "path", None) or getattr(w, "name", "weight")
+        name = getattr(w, "name", None) or "weight"  # not the path: its layer-name suffix counts instances
         w0 = np.array(w.numpy(), dtype=np.float64)
         dirs = []
         for _ in range(n_dirs):
@@ -597,7 +597,7 @@ def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, t
         return CheckResult("weights", FAIL, msg, max_rel_error=worst_rel, dtype=dtype)
     if problems:
         return CheckResult("weights", WARN, "; ".join(m for _, m in problems), dtype=dtype)
-    names = ", ".join(str(getattr(w, "path", None) or w.name) for w in subject.weights)
+    names = ", ".join(str(w.name) for w in subject.weights)
     return CheckResult("weights", PASS, f"gradients of {names} match finite differences on the weights",
                        max_rel_error=worst_rel, dtype=dtype)
 
