@@ -20,18 +20,10 @@ import importlib.util
 import os
 import re
 import sys
-import sysconfig
-import traceback
 from types import ModuleType
 
 from .results import LoadError
-
-_GRADCHECK_DIR = os.path.dirname(os.path.abspath(__file__))
-_IMPORTLIB_DIR = os.path.dirname(os.path.abspath(importlib.__file__))
-# Library folders: a location there is less useful to the user than one in their code.
-_LIBRARY_DIRS = tuple(
-    {os.path.abspath(p) + os.sep for k in ("stdlib", "platstdlib", "purelib", "platlib") if (p := sysconfig.get_path(k))}
-)
+from .tracebacks import describe_import_error, same_file, user_traceback
 
 
 class ModuleLoadError(Exception):
@@ -60,7 +52,8 @@ def load_module(path: str, display_path: str | None = None) -> ModuleType:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit and anything user code raises at import
-        raise ModuleLoadError(_describe(exc, abspath, display_path or path)) from exc
+        message = describe_import_error(exc, abspath)
+        raise ModuleLoadError(LoadError(display_path or path, message, user_traceback(exc))) from exc
     finally:
         sys.dont_write_bytecode = old_dont_write
 
@@ -106,7 +99,7 @@ def _is_module_at(module: ModuleType, root_parent: str, dotted: str) -> bool:
         return False
     base = os.path.join(root_parent, *dotted.split("."))
     expected = [base + ".py", os.path.join(base, "__init__.py")]
-    return any(_same_file(file, e) for e in expected)
+    return any(same_file(file, e) for e in expected)
 
 
 def _import_standalone(abspath: str) -> ModuleType:
@@ -132,72 +125,3 @@ def _import_standalone(abspath: str) -> ModuleType:
 def _prepend_path(folder: str) -> None:
     if folder not in sys.path:
         sys.path.insert(0, folder)
-
-
-def _same_file(a: str, b: str) -> bool:
-    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
-
-
-def _is_user_frame(filename: str) -> bool:
-    """False for gradcheck's and importlib's own frames (pytest hides them too)."""
-    if filename.startswith("<frozen"):
-        return False
-    full = os.path.abspath(filename)
-    return not any(full.startswith(d + os.sep) for d in (_GRADCHECK_DIR, _IMPORTLIB_DIR))
-
-
-def _filter(te: traceback.TracebackException, seen: set[int]) -> None:
-    """Drop non-user frames from ``te`` and the exceptions chained to it."""
-    if id(te) in seen:
-        return
-    seen.add(id(te))
-    te.stack = traceback.StackSummary.from_list([f for f in te.stack if _is_user_frame(f.filename)])
-    for chained in (te.__cause__, te.__context__):
-        if chained is not None:
-            _filter(chained, seen)
-
-
-def _location(exc: BaseException, abspath: str) -> str | None:
-    """``line N`` in the loaded file, or ``other/file.py, line N`` for another user file."""
-    where: tuple[str, int | None] | None = None
-    if isinstance(exc, SyntaxError) and exc.filename and not exc.filename.startswith("<"):
-        where = (exc.filename, exc.lineno)
-    else:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_user_frame(f.filename)]
-        # Innermost frame in the user's code; a library frame only if there is none.
-        own = [f for f in frames if not os.path.abspath(f.filename).startswith(_LIBRARY_DIRS)]
-        if own or frames:
-            f = (own or frames)[-1]
-            where = (f.filename, f.lineno)
-    if where is None or where[1] is None:
-        return None
-    filename, lineno = where
-    if _same_file(filename, abspath):
-        return f"line {lineno}"
-    shown = os.path.relpath(filename) if _under_cwd(filename) else filename
-    return f"{shown.replace(os.sep, '/')}, line {lineno}"
-
-
-def _under_cwd(filename: str) -> bool:
-    try:
-        return not os.path.relpath(filename).startswith("..")
-    except ValueError:  # other drive on Windows
-        return False
-
-
-def _describe(exc: BaseException, abspath: str, display: str) -> LoadError:
-    if isinstance(exc, SystemExit):
-        code = "" if exc.code is None else repr(exc.code)
-        text = f"SystemExit: module called sys.exit({code}) at import"
-    elif isinstance(exc, SyntaxError):
-        text = f"{type(exc).__name__}: {exc.msg}"
-    else:
-        first = str(exc).strip().splitlines()
-        text = type(exc).__name__ + (f": {first[0]}" if first else "")
-    where = _location(exc, abspath)
-    if where:
-        text += f" ({where})"
-    te = traceback.TracebackException.from_exception(exc)
-    _filter(te, set())
-    detail = "".join(te.format()).rstrip("\n")
-    return LoadError(file=display, message=text, detail=detail)

@@ -35,6 +35,7 @@ import traceback
 
 from .results import ERROR, SKIP, ActivationResult, LoadError
 from .settings import Settings
+from .tracebacks import describe_escaped, one_line
 
 # A name asked for but not found has no kind; the contract only knows these three.
 MISSING_KIND = "function"
@@ -81,27 +82,6 @@ def _quiet_tensorflow_import() -> float:
     return tf_import_s
 
 
-def _escaped(exc: BaseException) -> str:
-    """One line for an exception that escaped the core: the user's if raised in their code,
-    else marked as gradcheck's own bug (so nobody hunts for it in their activation)."""
-    import traceback
-
-    frames = traceback.extract_tb(exc.__traceback__)
-    ours = os.path.dirname(os.path.abspath(__file__)) + os.sep
-    if frames and os.path.abspath(frames[-1].filename).startswith(ours):
-        return f"gradcheck internal error (please report): {_one_line(exc)}"
-    from .verify.subject import describe_exception
-
-    return f"raised {describe_exception(exc)}"
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, SystemExit):
-        return f"called sys.exit({exc.code!r})"
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _jsonable(obj):
     # NumPy scalars that slipped into a result.
     if hasattr(obj, "item"):
@@ -139,7 +119,7 @@ class Worker:
             self.send({"ev": "load_error", "error": exc.load_error.to_dict()})
             return
         except BaseException as exc:  # loader/discovery bug or sys.exit() at import time
-            error = LoadError(self.file, _one_line(exc), traceback.format_exc())
+            error = LoadError(self.file, one_line(exc), traceback.format_exc())
             self.send({"ev": "load_error", "error": error.to_dict()})
             return
         load_s = time.perf_counter() - t0
@@ -169,7 +149,7 @@ class Worker:
                     s = s.merged(opts)
             return s.merged(act.options)
         except (ValueError, TypeError) as exc:
-            return f"invalid options: {_one_line(exc)}"
+            return f"invalid options: {one_line(exc)}"
 
     # -- check --------------------------------------------------------------------------
     def check(self, name: str) -> None:
@@ -199,7 +179,7 @@ class Worker:
 
                 result, curves = check_activation(act, settings, want_curves=self.plot_dir is not None)
             except BaseException as exc:  # the core should have caught user errors; say what escaped
-                result = simple(ERROR, _escaped(exc), time.perf_counter() - t0)
+                result = simple(ERROR, describe_escaped(exc), time.perf_counter() - t0)
             if result.duration is None:
                 result = dataclasses.replace(result, duration=time.perf_counter() - t0)
             if self.plot_dir is not None and curves is not None:
@@ -212,7 +192,7 @@ class Worker:
 
             path = write_plot(curves, result, self.plot_dir)
         except Exception as exc:  # a missing matplotlib must not cost the verdict
-            return dataclasses.replace(result, message=f"{result.message} (plot not written: {_one_line(exc)})")
+            return dataclasses.replace(result, message=f"{result.message} (plot not written: {one_line(exc)})")
         return dataclasses.replace(result, plot=None if path is None else str(path))
 
     def serve(self, commands) -> None:

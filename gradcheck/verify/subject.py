@@ -7,21 +7,14 @@ turned into one-line reasons.
 
 from __future__ import annotations
 
-import os
-import re
-import traceback
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
 from ..discover import find_custom_gradient
+from ..tracebacks import describe_exception  # noqa: F401  (other verify modules import it from here)
 from .numerics import ALIGN
-
-_TOOL_DIRS = tuple(
-    os.path.dirname(m.__file__) + os.sep
-    for m in (tf,)
-) + (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,)
 
 
 class UserCodeError(Exception):
@@ -34,33 +27,6 @@ class UserCodeError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.stage = stage
-
-
-def describe_exception(exc: BaseException) -> str:
-    """``TypeError: message (file.py:12)`` naming the innermost frame in the user's code."""
-    msg = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    first = msg[0] if msg else ""
-    if first.startswith("in user code:") and len(msg) > 1:
-        # graph-mode errors: the real message is last, the user's frame is quoted in the text
-        first = msg[-1]
-        frames = re.findall(r'File "([^"]+)", line (\d+)', str(exc))
-        user = [(f, n) for f, n in frames if "site-packages" not in f and not f.startswith("<")
-                and "__autograph_generated" not in f]
-        if user:
-            first_line = first if len(first) <= 200 else first[:197] + "..."
-            if not first_line.startswith(type(exc).__name__):
-                first_line = f"{type(exc).__name__}: {first_line}"
-            return f"{first_line} ({os.path.basename(user[-1][0])}:{user[-1][1]})"
-    if len(first) > 200:
-        first = first[:197] + "..."
-    where = ""
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        fn = os.path.abspath(frame.filename)
-        if "site-packages" in fn or fn.startswith(_TOOL_DIRS) or fn.startswith("<"):
-            continue
-        where = f" ({os.path.basename(fn)}:{frame.lineno})"
-        break
-    return f"{type(exc).__name__}: {first}{where}" if first else f"{type(exc).__name__}{where}"
 
 
 def _describe_value(y) -> str:
