@@ -3,10 +3,10 @@
 An activation is a public name (no leading ``_``, and listed in ``__all__`` if the module
 has one) bound to an object defined in the module itself, that :func:`classify` accepts:
 
-- ``"custom_gradient"``: a ``tf.custom_gradient`` / ``keras.ops.custom_gradient``
+- ``Kind.CUSTOM_GRADIENT``: a ``tf.custom_gradient`` / ``keras.ops.custom_gradient``
   function, also under ``tf.function``; :func:`find_custom_gradient` reaches the wrapper;
-- ``"function"``: a Python function, lambda or ``tf.function`` callable with one argument;
-- ``"layer"``: a ``keras.layers.Layer`` subclass whose constructor needs no arguments
+- ``Kind.FUNCTION``: a Python function, lambda or ``tf.function`` callable with one argument;
+- ``Kind.LAYER``: a ``keras.layers.Layer`` subclass whose constructor needs no arguments
   (not instantiated here), or a Layer *instance* bound at module level
   (``act = MyLayer(alpha=0.2)``) whose class the module defines. For an instance,
   ``Activation.obj`` is the instance itself, so checkers must accept both a class
@@ -19,6 +19,7 @@ are taken from ``sys.modules``.
 
 from __future__ import annotations
 
+import enum
 import inspect
 import sys
 from dataclasses import dataclass
@@ -26,14 +27,26 @@ from types import ModuleType
 
 from .marker import options_of
 
-FUNCTION, CUSTOM_GRADIENT, LAYER = "function", "custom_gradient", "layer"
 _P = inspect.Parameter
+
+
+class Kind(str, enum.Enum):
+    """How an activation is called. A ``str``: equal to, and serialised as, its value."""
+
+    FUNCTION = "function"
+    CUSTOM_GRADIENT = "custom_gradient"
+    LAYER = "layer"
+
+    def __str__(self) -> str:  # the plain value in f-strings and reports, on every Python
+        return self.value
+
+    __format__ = str.__format__
 
 
 @dataclass(frozen=True)
 class Activation:
     name: str  # attribute name in the module
-    kind: str  # "function" | "custom_gradient" | "layer"
+    kind: Kind
     obj: object  # function / tf.function / custom_gradient wrapper / Layer subclass or instance
     file: str  # the path as the user gave it (or as found under a folder)
     options: dict  # from @gradcheck.options (marker.options_of)
@@ -60,7 +73,7 @@ def discover(module: ModuleType, file: str, *, only_tf_modules: bool = False) ->
         if not (_defined_in(obj, module.__name__) or _keras_activation_layer(obj)):
             continue  # imported into the module, e.g. `from tensorflow.nn import relu`
         kind = classify(obj)
-        if kind == FUNCTION and not plain_functions_ok and not _is_tf_function(obj):
+        if kind == Kind.FUNCTION and not plain_functions_ok and not _is_tf_function(obj):
             continue
         if kind is not None:
             found.append(Activation(name, kind, obj, file, options_of(obj), f"{file}::{name}"))
@@ -99,8 +112,8 @@ def _uses_tensorflow(module: ModuleType) -> bool:
     return "tensorflow" in source or "keras" in source
 
 
-def classify(obj: object) -> str | None:
-    """``"function"``, ``"custom_gradient"``, ``"layer"``, or None if not an activation."""
+def classify(obj: object) -> Kind | None:
+    """The :class:`Kind` of ``obj``, or None if it is not an activation."""
     try:
         return _classify(obj)
     except Exception:  # odd user objects (__getattr__ that raises, broken signatures)
@@ -116,20 +129,20 @@ def find_custom_gradient(obj: object) -> object | None:
     return None
 
 
-def _classify(obj: object) -> str | None:
+def _classify(obj: object) -> Kind | None:
     if inspect.ismodule(obj):
         return None
     layer = _layer_type()
     if isinstance(obj, type):
         if layer is not None and issubclass(obj, layer) and _buildable(obj):
-            return LAYER
+            return Kind.LAYER
         return None  # plain classes, and Layers that need constructor arguments
     if layer is not None and isinstance(obj, layer):
-        return LAYER
+        return Kind.LAYER
     if find_custom_gradient(obj) is not None:
-        return CUSTOM_GRADIENT if _takes_one_arg(obj) else None
+        return Kind.CUSTOM_GRADIENT if _takes_one_arg(obj) else None
     if inspect.isfunction(obj) or _is_tf_function(obj):
-        return FUNCTION if _takes_one_arg(obj) else None
+        return Kind.FUNCTION if _takes_one_arg(obj) else None
     return None
 
 

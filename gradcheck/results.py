@@ -58,7 +58,7 @@ class ActivationResult:
     id: str
     file: str
     name: str
-    kind: str  # "function" | "custom_gradient" | "layer"
+    kind: str  # a discover.Kind: "function" | "custom_gradient" | "layer"
     status: str
     message: str
     checks: tuple[CheckResult, ...] = ()

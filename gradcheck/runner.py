@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+from .discover import Kind
 from .results import ERROR, ActivationResult, LoadError, Report
 from .settings import Settings
 
@@ -343,7 +344,7 @@ class _Run:
             pending.clear()
 
     def error_result(self, file, name, info, message) -> ActivationResult:
-        kind = (info.get(name) or {}).get("kind") or "function"
+        kind = (info.get(name) or {}).get("kind") or Kind.FUNCTION
         return ActivationResult(id=f"{file}::{name}", file=file, name=name, kind=kind, status=ERROR, message=message)
 
     def record(self, index, result: ActivationResult) -> None:

@@ -33,12 +33,13 @@ import sys
 import time
 import traceback
 
+from .discover import Kind
 from .results import ERROR, SKIP, ActivationResult, LoadError
 from .settings import Settings
 from .tracebacks import describe_escaped, one_line
 
 # A name asked for but not found has no kind; the contract only knows these three.
-MISSING_KIND = "function"
+MISSING_KIND = Kind.FUNCTION
 
 
 def _reserve_channels():
