@@ -10,7 +10,7 @@ import inspect
 
 from .discover import Activation, classify, innermost
 from .marker import options_of
-from .results import ERROR, FAIL, ActivationResult
+from .results import ERROR, FAIL, WARN, ActivationResult, activation_id
 from .settings import Settings
 
 
@@ -26,7 +26,7 @@ def _as_activation(obj, name: str | None) -> Activation:
     except TypeError:
         file = None
     file = file or "<python>"
-    return Activation(name=name, kind=kind, obj=obj, file=file, options=options_of(obj), id=f"{file}::{name}")
+    return Activation(name=name, kind=kind, obj=obj, file=file, options=options_of(obj), id=activation_id(file, name))
 
 
 def check(activation, *, name: str | None = None, **options) -> ActivationResult:
@@ -37,9 +37,7 @@ def check(activation, *, name: str | None = None, **options) -> ActivationResult
     act = _as_activation(activation, name)
     settings = Settings().merged(options).merged(act.options)
     if settings.skip:
-        from .results import SKIP
-
-        return ActivationResult(act.id, act.file, act.name, act.kind, SKIP, settings.skip)
+        return ActivationResult.skipped(act.file, act.name, act.kind, settings.skip)
     result, _ = check_activation(act, settings)
     return result
 
@@ -51,7 +49,7 @@ def assert_gradient(activation, *, allow_warnings: bool = True, **options) -> Ac
     Returns the result so a test can inspect it further.
     """
     result = check(activation, **options)
-    bad = (FAIL, ERROR) if allow_warnings else (FAIL, ERROR, "warn")
+    bad = (FAIL, ERROR) if allow_warnings else (FAIL, ERROR, WARN)
     if result.status in bad:
         lines = [f"{result.name}: {result.status.upper()}: {result.message}"]
         lines += [f"  {c.name:<20} {c.status:<5} {c.message}" for c in result.checks]

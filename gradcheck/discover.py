@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from .marker import options_of
+from .results import activation_id
 
 _P = inspect.Parameter
 
@@ -50,7 +51,7 @@ class Activation:
     obj: object  # function / tf.function / custom_gradient wrapper / Layer subclass or instance
     file: str  # the path as the user gave it (or as found under a folder)
     options: dict  # from @gradcheck.options (marker.options_of)
-    id: str  # f"{file}::{name}"
+    id: str  # results.activation_id(file, name): "file::name"
 
 
 def discover(module: ModuleType, file: str, *, only_tf_modules: bool = False) -> list[Activation]:
@@ -76,7 +77,7 @@ def discover(module: ModuleType, file: str, *, only_tf_modules: bool = False) ->
         if kind == Kind.FUNCTION and not plain_functions_ok and not _is_tf_function(obj):
             continue
         if kind is not None:
-            found.append(Activation(name, kind, obj, file, options_of(obj), f"{file}::{name}"))
+            found.append(Activation(name, kind, obj, file, options_of(obj), activation_id(file, name)))
     return found
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 PASS, WARN, FAIL, ERROR, SKIP = "pass", "warn", "fail", "error", "skip"
 STATUSES = (PASS, WARN, FAIL, ERROR, SKIP)
-# Worst first: the status of an activation is the worst of its checks.
-_SEVERITY = {ERROR: 4, FAIL: 3, WARN: 2, PASS: 1, SKIP: 0}
+# Higher is worse: the status of an activation is the worst of its checks.
+SEVERITY = {ERROR: 4, FAIL: 3, WARN: 2, PASS: 1, SKIP: 0}
 
 
 def worst(statuses) -> str:
@@ -21,7 +21,12 @@ def worst(statuses) -> str:
     statuses = list(statuses)
     if not statuses:
         return PASS
-    return max(statuses, key=_SEVERITY.__getitem__)
+    return max(statuses, key=SEVERITY.__getitem__)
+
+
+def activation_id(file: str, name: str) -> str:
+    """``file::name``, the id of an activation in reports and on the command line."""
+    return f"{file}::{name}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,16 @@ class ActivationResult:
     elementwise: bool | None = None
     duration: float | None = None
     plot: str | None = None
+
+    @classmethod
+    def error(cls, file: str, name: str, kind: str, message: str, *, duration: float | None = None) -> ActivationResult:
+        """An ``error`` verdict without checks: the activation could not be checked, ``message`` says why."""
+        return cls(activation_id(file, name), file, name, kind, ERROR, message, duration=duration)
+
+    @classmethod
+    def skipped(cls, file: str, name: str, kind: str, reason: str) -> ActivationResult:
+        """A ``skip`` verdict: not checked, for ``reason``."""
+        return cls(activation_id(file, name), file, name, kind, SKIP, reason)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from .discover import Kind
-from .results import ERROR, ActivationResult, LoadError, Report
+from .results import ActivationResult, LoadError, Report
 from .settings import Settings
 
 READY_TIMEOUT = 120.0  # importing TensorFlow on a cold, busy machine
@@ -345,7 +345,7 @@ class _Run:
 
     def error_result(self, file, name, info, message) -> ActivationResult:
         kind = (info.get(name) or {}).get("kind") or Kind.FUNCTION
-        return ActivationResult(id=f"{file}::{name}", file=file, name=name, kind=kind, status=ERROR, message=message)
+        return ActivationResult.error(file, name, kind, message)
 
     def record(self, index, result: ActivationResult) -> None:
         self.results[index].append(result)

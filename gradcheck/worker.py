@@ -34,7 +34,7 @@ import time
 import traceback
 
 from .discover import Kind
-from .results import ERROR, SKIP, ActivationResult, LoadError
+from .results import ActivationResult, LoadError
 from .settings import Settings
 from .tracebacks import describe_escaped, one_line
 
@@ -156,22 +156,15 @@ class Worker:
     def check(self, name: str) -> None:
         act = self.found.get(name)
         if act is None:
-            result = ActivationResult(
-                id=f"{self.file}::{name}", file=self.file, name=name, kind=MISSING_KIND,
-                status=ERROR, message=f"no activation named {name} in {self.file}",
-            )
+            result = ActivationResult.error(self.file, name, MISSING_KIND, f"no activation named {name} in {self.file}")
             self.send({"ev": "result", "result": result.to_dict()})
             return
 
-        def simple(status, message, duration=None):
-            return ActivationResult(id=act.id, file=act.file, name=act.name, kind=act.kind,
-                                    status=status, message=message, duration=duration)
-
         settings = self._settings_for(act)
         if isinstance(settings, str):
-            result = simple(ERROR, settings)
+            result = ActivationResult.error(act.file, act.name, act.kind, settings)
         elif settings.skip:
-            result = simple(SKIP, settings.skip)
+            result = ActivationResult.skipped(act.file, act.name, act.kind, settings.skip)
         else:
             t0 = time.perf_counter()
             curves = None
@@ -180,7 +173,8 @@ class Worker:
 
                 result, curves = check_activation(act, settings, want_curves=self.plot_dir is not None)
             except BaseException as exc:  # the core should have caught user errors; say what escaped
-                result = simple(ERROR, describe_escaped(exc), time.perf_counter() - t0)
+                result = ActivationResult.error(act.file, act.name, act.kind, describe_escaped(exc),
+                                                duration=time.perf_counter() - t0)
             if result.duration is None:
                 result = dataclasses.replace(result, duration=time.perf_counter() - t0)
             if self.plot_dir is not None and curves is not None:

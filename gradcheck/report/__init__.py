@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from ..defaults import FORMATS
+
 if TYPE_CHECKING:
     from ..results import Report
-
-FORMATS = ("text", "json", "junit")
 
 
 class Formatter(Protocol):

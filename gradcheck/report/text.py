@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..results import ERROR, FAIL, PASS, SKIP, WARN, ActivationResult, CheckResult, Report
+from ..results import ERROR, FAIL, PASS, SEVERITY, SKIP, WARN, ActivationResult, CheckResult, Report
 from . import total_time
 
 # The checks that get a column (name -> header); any other check shows up in the verdict
@@ -35,7 +35,6 @@ COLUMNS = {
 # Checks shown in the same column (elementwise and non-elementwise finite differences).
 COLUMN_OF = {"gradient_vs_fd": "vs_fd", "vjp_vs_fd": "vs_fd"}
 STYLES = {PASS: "green", WARN: "yellow", FAIL: "red", ERROR: "bold red", SKIP: "dim"}
-_SEVERITY = {ERROR: 4, FAIL: 3, WARN: 2, PASS: 1, SKIP: 0}
 NON_TTY_WIDTH = 200
 
 
@@ -57,7 +56,7 @@ def deciding_check(result: ActivationResult) -> CheckResult | None:
 
     def key(c):
         err = c.max_abs_error
-        return _SEVERITY.get(c.status, 0), math.inf if math.isnan(err) else err
+        return SEVERITY.get(c.status, 0), math.inf if math.isnan(err) else err
 
     return max(measured, key=key)
 
@@ -147,7 +146,7 @@ class TextFormatter:
             for name in columns:
                 statuses = [c.status for c in r.checks if COLUMN_OF.get(c.name, c.name) == name]
                 if statuses:
-                    cells.append(_status(max(statuses, key=lambda s: _SEVERITY.get(s, 0))))
+                    cells.append(_status(max(statuses, key=lambda s: SEVERITY.get(s, 0))))
                 else:
                     cells.append(Text("-", style="dim"))
             worst = deciding_check(r)
