@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from ..discover import find_custom_gradient
+from ..discover import Kind, find_custom_gradient
 from ..tracebacks import describe_exception  # noqa: F401  (other verify modules import it from here)
-from .numerics import ALIGN
+from .arrays import ALIGN
 
 
 class UserCodeError(Exception):
@@ -67,12 +67,12 @@ class Subject:
         self.tf_dtype = tf.as_dtype(dtype)
         self.layer = None
         obj = activation.obj
-        if self.kind == "layer":
+        if self.kind == Kind.LAYER:
             self.layer = build_layer(obj, dtype)
             self._call = self.layer
         else:
             self._call = obj
-        self.custom = find_custom_gradient(obj) if self.kind == "custom_gradient" else None
+        self.custom = find_custom_gradient(obj) if self.kind == Kind.CUSTOM_GRADIENT else None
         self.is_tf_function = isinstance(obj, tf.types.experimental.GenericFunction)
         if self.is_tf_function and _rank_of_signature(obj) == 1:
             # a tf.function that declares 1-D input: feed it the batch flattened

@@ -1,114 +1,41 @@
-"""Pure-NumPy numerics: sample points, finite-difference steps and quotients, tolerances.
+"""Finite differences, pure NumPy (docs/method.md s.4): power-of-two steps, central and
+Richardson quotients with their error estimates, the comparison of a gradient with them
+(kinks accepted as subgradients, jumps rejected), the central screen that settles most
+points from f(x +- h) alone, and kink location between samples.
 
-Nothing here calls TensorFlow or the user's code; the checks feed it arrays.
+Nothing here calls TensorFlow or the user's code: stencil.py evaluates the activation and
+feeds these functions arrays.
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-# Rounding of a whole activation is a few ulps of its output, not one: each TF op rounds.
-ULPS_PER_EVAL = 8.0
-TINY = 1e-6
+from .arrays import aligned_empty, chunks, finite_absmax, for_chunks, masked_argmax, masked_max
+from .tolerances import ULPS_PER_EVAL, Tolerance
 
-
-@dataclass(frozen=True)
-class Tolerance:
-    """Per-dtype tolerances (see docs/method.md)."""
-
-    dtype: str
-    eps: float
-    # gradient vs finite differences (after the FD error estimate is added)
-    fd_rtol: float
-    fd_atol: float
-    # two analytic gradients of the same forward (hand-written vs autodiff, graph vs eager)
-    exact_rtol: float
-    exact_atol: float
-
-
-def tolerance_for(dtype: str, rtol: float | None = None, atol: float | None = None) -> Tolerance:
-    eps = float(np.finfo(np.dtype(dtype)).eps)
-    if dtype == "float64":
-        # exact_rtol 1e-5: TF itself rounds some float64 constants through float32 (tf.nn.gelu's
-        # 1/sqrt(2)), so a textbook gradient differs from autodiff by ~2e-6; 0.1% is 100x more.
-        # exact_atol 1e-7 (x the largest gradient): the same float32 rounding, ~6e-8 of terms of
-        # the gradient's size, is all that is left where those terms cancel (gelu' near -0.75).
-        tol = Tolerance(dtype, eps, fd_rtol=1e-6, fd_atol=1e-9, exact_rtol=1e-5, exact_atol=1e-7)
-    else:
-        # float32: FD noise is ~eps/h ~ 3e-5 relative; a 0.1% error must still be caught by the
-        # exact comparison (hand-written vs autodiff), so that one stays well below 1e-3.
-        tol = Tolerance(dtype, eps, fd_rtol=1e-3, fd_atol=1e-5, exact_rtol=1e-4, exact_atol=2e-5)
-    if rtol is not None:
-        tol = Tolerance(dtype, eps, rtol, tol.fd_atol if atol is None else atol, rtol, tol.exact_atol if atol is None else atol)
-    elif atol is not None:
-        tol = Tolerance(dtype, eps, tol.fd_rtol, atol, tol.exact_rtol, atol)
-    return tol
-
-
-def special_points(lo: float, hi: float, dtype: str, declared=(), literals=()) -> np.ndarray:
-    """Points where bugs hide: 0, +-tiny, +-1, the range ends, every multiple of 0.01 (of a
-    coarser power of ten on wide ranges), declared kinks, and +- every number literal in the
-    activation's source (breakpoints such as ``x > 0.37`` or ``relu(x + 1.7)``).
-
-    Multiples of 0.01 are k/100, which is the same double as the literal ``0.37`` in code, so
-    a seam or NaN trap at a two-decimal breakpoint is hit exactly. "tiny" is 1e-6, not the
-    smallest float: below ~eps, formulas like exp(x) - 1 round to 0 and min/max pieces tie, so
-    autodiff differentiates a rounding plateau that no real input hits.
-    """
-    cand = [0.0, TINY, -TINY, 1e-3, -1e-3, 1.0, -1.0, lo, hi, *declared]
-    lits = [v for lit in literals for v in (lit, -lit)]
-    decimals = 2
-    while (hi - lo) * 10.0 ** decimals > 4000 and decimals > -6:
-        decimals -= 1
-    k = np.arange(np.ceil(lo * 10.0 ** decimals), np.floor(hi * 10.0 ** decimals) + 1)
-    grid = k / 10.0 ** decimals if decimals >= 0 else k * 10.0 ** -decimals
-    pts = np.concatenate([np.asarray(cand + lits, dtype=np.float64), grid])
-    pts = pts[(pts >= lo) & (pts <= hi)]
-    return np.unique(pts)
-
-
-def sample_rows(lo: float, hi: float, n: int, seed: int, dtype: str, declared=(), literals=(),
-                width: int = 1) -> tuple[np.ndarray, int]:
-    """``n`` points: half an even grid (no gaps, sorted, first), half uniform random (no
-    aliasing), then the special points. Every point is exactly representable in ``dtype``.
-    Not deduplicated: a repeated point costs nothing and sorting a million points does.
-
-    Laid out in rows of ``width`` (the last row padded with the last point), built in place in
-    one aligned array (TensorFlow takes it without a copy). Returns (rows, number of points).
-    """
-    rng = np.random.default_rng(seed)
-    n_grid = n // 2 if n > 1 else 0
-    special = special_points(lo, hi, dtype, declared, literals)
-    count = n + special.size
-    flat = aligned_empty(count + (-count) % width)
-    flat[:n_grid] = np.linspace(lo, hi, n_grid)
-    rand = flat[n_grid:n]
-    rng.random(out=rand)  # = rng.uniform(lo, hi), in place
-    rand *= hi - lo
-    rand += lo
-    flat[n:count] = special
-    if dtype != "float64":
-        flat[:count] = flat[:count].astype(np.dtype(dtype))
-    flat[count:] = flat[count - 1] if count else 0.0
-    return flat.reshape(-1, width), count
-
-
-ALIGN = 128  # bytes: at least the alignment TensorFlow's kernels need (Eigen: 64 with AVX-512)
-
-
-def aligned_empty(shape, dtype=np.float64) -> np.ndarray:
-    """An uninitialized C-contiguous array whose data starts on an ALIGN-byte boundary, so that
-    TensorFlow can take it without a copy (subject.to_tensor)."""
-    dtype = np.dtype(dtype)
-    n = int(np.prod(shape))
-    buf = np.empty(n * dtype.itemsize + ALIGN, np.uint8)
-    start = (-buf.ctypes.data) % ALIGN
-    return buf[start:start + n * dtype.itemsize].view(dtype).reshape(shape)
-
+# Jump test (method.md s.4): f(h) - f(-h) stands out from both outer steps by this factor,
+# and from the rounding of f by this many evaluation roundings.
+JUMP_OUTER_RATIO = 16
+JUMP_ROUNDINGS = 256
+# Kink test (method.md s.4): one-sided slopes differ by this many tolerances, and the
+# difference grows less than this from h to 2h (curvature would double it).
+KINK_SPREAD_TOLERANCES = 10
+KINK_MAX_GROWTH = 1.5
+# The central screen is sound only while (1 + rtol) / 3 <= 2 (central_screen's docstring).
+SCREEN_MAX_RTOL = 5
+# Relative errors are taken against at least this fraction of the largest estimate.
+RELATIVE_FLOOR = 1e-3
+# Kinks between samples (method.md s.2): a gradient change this much above the local
+# scale (relative, at least 1e3 ulps) and this many times its neighbours' changes; at
+# most MAX_KINKS located; the scale estimated on about SCALE_SUBSAMPLE samples.
+KINK_JUMP = 1e-3
+KINK_JUMP_ULPS = 1e3
+KINK_ISOLATION = 4
+MAX_KINKS = 200
+SCALE_SUBSAMPLE = 1 << 16
 
 def fd_step(x: np.ndarray, eps: float) -> np.ndarray:
     """eps^(1/3) * max(1, |x|), rounded down to a power of two (exact in binary floating point)."""
@@ -127,18 +54,6 @@ def fd_step(x: np.ndarray, eps: float) -> np.ndarray:
 
     for_chunks(piece, m.shape)
     return m.reshape(np.shape(x))
-
-
-def divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a / b for two 1-D arrays of one length, on every core (non-finite results allowed)."""
-    out = np.empty(a.shape)
-
-    def piece(sl):
-        with np.errstate(all="ignore"):
-            np.divide(a[sl], b[sl], out=out[sl])
-
-    for_chunks(piece, out.shape)
-    return out
 
 
 @dataclass(frozen=True)
@@ -182,7 +97,8 @@ class Quotients:
         f(-h) - f(-2h), which only see the local slope (kinks and smooth parts alike)."""
         a1 = np.abs(self.fp1 - self.fm1)
         outer = np.abs(self.fp2 - self.fp1) + np.abs(self.fm1 - self.fm2)
-        is_jump = (a1 > 16 * outer) & (a1 > 256 * ULPS_PER_EVAL * self.eps * np.maximum(self.fscale, 1e-300))
+        is_jump = (a1 > JUMP_OUTER_RATIO * outer) & \
+            (a1 > JUMP_ROUNDINGS * ULPS_PER_EVAL * self.eps * np.maximum(self.fscale, 1e-300))
         return np.where(is_jump, a1, 0.0)
 
 
@@ -199,13 +115,13 @@ def quotients(fm2, fm1, f0, fp1, fp2, h, eps: float, fglobal: float = 0.0) -> Qu
         if fglobal > 0:
             # the batch's output scale dominates the local values (which are in the batch, or
             # within 2h of it): one number instead of nine passes over the arrays
-            fscale = np.broadcast_to(max(fglobal, _finite_absmax(fp2), _finite_absmax(fm2)), shape)
+            fscale = np.broadcast_to(max(fglobal, finite_absmax(fp2), finite_absmax(fm2)), shape)
         else:
             fscale = np.maximum(np.abs(fm2), np.abs(fm1))
             for f in (f0, fp1, fp2):
                 np.maximum(fscale, np.abs(f), out=fscale)
         rich, trunc, noise = np.empty(shape), np.empty(shape), np.empty(shape)
-        for sl in _chunks(shape):  # cache-sized pieces: the temporaries stay in L2
+        for sl in chunks(shape):  # cache-sized pieces: the temporaries stay in L2
             inv_h = 1.0 / h[sl]  # h is a power of two: multiplying by 1/h is exact
             d1 = fp1[sl] - fm1[sl]
             d1 *= inv_h
@@ -220,69 +136,6 @@ def quotients(fm2, fm1, f0, fp1, fp2, h, eps: float, fglobal: float = 0.0) -> Qu
             np.multiply(inv_h, ULPS_PER_EVAL * eps, out=noise[sl])
             noise[sl] *= fscale[sl]
     return Quotients(fm2, fm1, f0, fp1, fp2, h, rich, noise, trunc, fscale, eps)
-
-
-CHUNK = 1 << 17
-
-
-def _chunks(shape):
-    n = shape[0] if shape else 1
-    return [slice(i, i + CHUNK) for i in range(0, max(n, 1), CHUNK)] if shape else [()]
-
-
-_POOL: ThreadPoolExecutor | None = None
-
-
-def for_chunks(fn, shape) -> list:
-    """[fn(piece) for each cache-sized piece of an array of ``shape``], on every core when there
-    are several pieces: NumPy releases the GIL inside its loops, and each piece writes its own
-    part of preallocated outputs. ``fn`` must set its own np.errstate (it is per thread)."""
-    pieces = _chunks(shape)
-    if len(pieces) == 1:
-        return [fn(pieces[0])]
-    global _POOL
-    if _POOL is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        _POOL = ThreadPoolExecutor(max_workers=max(1, min(cores, 8)), thread_name_prefix="gradcheck-numerics")
-    return list(_POOL.map(fn, pieces))
-
-
-def masked_argmax(a: np.ndarray, mask: np.ndarray) -> int | None:
-    """Index of the largest ``a`` where ``mask`` (None if none): one plain argmax when the
-    overall maximum is already inside the mask (the usual case)."""
-    if a.size == 0 or not mask.any():
-        return None
-    i = int(np.argmax(a))
-    if mask[i] and not np.isnan(a[i]):
-        return i
-    idx = np.nonzero(mask)[0]
-    return int(idx[np.argmax(a[idx])])
-
-
-def masked_max(a: np.ndarray, mask: np.ndarray) -> float:
-    """max of ``a`` where ``mask`` (0.0 if none)."""
-    i = masked_argmax(a, mask)
-    return 0.0 if i is None else float(a[i])
-
-
-def all_finite(a: np.ndarray) -> bool:
-    """True when every entry is finite: one sum (NaN and inf survive it) instead of an
-    isfinite pass; the exact test only when the sum is not finite (or overflowed)."""
-    with np.errstate(all="ignore"):
-        if np.isfinite(np.sum(a)):
-            return True
-    return bool(np.isfinite(a).all())
-
-
-def _finite_absmax(a: np.ndarray) -> float:
-    """max |a| over the finite entries (two fast reductions unless a has inf/NaN)."""
-    if a.size == 0:
-        return 0.0
-    hi, lo = float(np.max(a)), float(np.min(a))
-    if np.isfinite(hi) and np.isfinite(lo):
-        return max(abs(hi), abs(lo))
-    aa = np.abs(a)
-    return float(np.max(aa, initial=0.0, where=np.isfinite(aa)))
 
 
 @dataclass(frozen=True)
@@ -338,7 +191,7 @@ def compare_with_fd(g: np.ndarray, q: Quotients, tol: Tolerance, rel_floor: floa
         smooth_ok = np.empty(shape, bool)
         if rel_floor is None:
             rel_floor = relative_floor(ref)
-        for sl in _chunks(shape):
+        for sl in chunks(shape):
             r = ref[sl]
             np.subtract(g[sl], r, out=err[sl])
             np.abs(err[sl], out=err[sl])
@@ -366,7 +219,7 @@ def compare_with_fd(g: np.ndarray, q: Quotients, tol: Tolerance, rel_floor: floa
             js = sq.jump()
             # Kink: one-sided slopes differ by more than the tolerance, and the difference does
             # not grow with the step as curvature would (curvature doubles it from h to 2h).
-            kink[idx] = (spread > 10 * ts) & (spread2 < 1.5 * spread) & (js == 0)
+            kink[idx] = (spread > KINK_SPREAD_TOLERANCES * ts) & (spread2 < KINK_MAX_GROWTH * spread) & (js == 0)
             nonsmooth = (np.maximum(spread, spread2) > ts) | (sq.trunc > ts)
             ok[idx] = nonsmooth & in_hull & (js == 0) & np.isfinite(gs)
             jump[idx] = js
@@ -379,7 +232,7 @@ def relative_floor(ref: np.ndarray, absmax: float | None = None) -> float:
     """Denominator floor of relative errors: 0.1% of the largest finite estimate (so that
     zeros of the derivative do not turn rounding into huge relative errors). ``absmax``: that
     largest value, when already known."""
-    return 1e-3 * max((_finite_absmax(ref) if absmax is None else absmax) or 1.0, 1e-300)
+    return RELATIVE_FLOOR * max((finite_absmax(ref) if absmax is None else absmax) or 1.0, 1e-300)
 
 
 @dataclass(frozen=True)
@@ -428,7 +281,7 @@ def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarra
             inv_2h += tol.fd_atol
             t += inv_2h
             ok = np.less_equal(err, t, out=passed[sl])
-            dmax = _finite_absmax(ad)
+            dmax = finite_absmax(ad)
             np.maximum(ad, floor_g, out=ad)
             rel = np.divide(err, ad, out=ad)
             i = masked_argmax(rel, ok)
@@ -437,7 +290,7 @@ def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarra
     pieces = for_chunks(screen, shape)
     rel_floor = relative_floor(None, max((p[0] for p in pieces), default=0.0))  # = relative_floor(d)
     parts = [p[1] for p in pieces if p[1] is not None]
-    if tol.fd_rtol > 5:  # the soundness argument above needs (1 + rtol) / 3 <= 2
+    if tol.fd_rtol > SCREEN_MAX_RTOL:  # the soundness argument above needs (1 + rtol) / 3 <= 2
         passed[:] = False
         parts = []
     if not parts:
@@ -500,14 +353,14 @@ def kink_candidates(x: np.ndarray, f: np.ndarray, g: np.ndarray, eps: float) -> 
         return np.empty(0)
     with np.errstate(all="ignore"):
         dg = np.abs(np.diff(g))
-        stride = max(1, g.size // 65536)  # a scale estimate: a subsample is enough
+        stride = max(1, g.size // SCALE_SUBSAMPLE)  # a scale estimate: a subsample is enough
         gscale = np.nanmedian(np.abs(g[::stride])) + np.nanmedian(dg[::stride]) + 1e-12
-        cand = np.nonzero(dg > max(1e3 * eps, 1e-3) * gscale)[0]  # one pass; the rest on the few found
+        cand = np.nonzero(dg > max(KINK_JUMP_ULPS * eps, KINK_JUMP) * gscale)[0]  # one pass; the rest on the few found
         d = dg[cand]
         # neighbours' changes: an isolated large change marks a kink
         left = np.where(cand > 0, dg[np.maximum(cand - 1, 0)], 0.0)
         right = np.where(cand < dg.size - 1, dg[np.minimum(cand + 1, dg.size - 1)], 0.0)
-        cand = cand[np.isfinite(d) & (d > 4 * np.maximum(left, right))][:200]
+        cand = cand[np.isfinite(d) & (d > KINK_ISOLATION * np.maximum(left, right))][:MAX_KINKS]
         x0, x1 = x[cand], x[cand + 1]
         f0, f1, g0, g1 = f[cand], f[cand + 1], g[cand], g[cand + 1]
         xs = (f1 - f0 + g0 * x0 - g1 * x1) / (g0 - g1)

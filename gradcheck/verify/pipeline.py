@@ -1,0 +1,334 @@
+"""The checks of one activation as one list of steps (docs/method.md s.3).
+
+    check_activation(activation, settings) -> (ActivationResult, Curves | None)
+
+``start`` chooses the dtype, probes the structure and runs the main pass; then STEPS run in
+order, each reading and filling in the CheckContext. A step that needs a usable gradient
+is reported as skipped, with the reason, when the forward or gradient check failed first.
+Adding a check is one function and one line in STEPS; the text table's columns follow the
+check names. No I/O here; the user's exceptions become results.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..results import ERROR, FAIL, PASS, SKIP, WARN, ActivationResult, CheckResult, worst
+from ..settings import Settings
+from . import checks as C
+from .arrays import divide
+from .context import CheckContext, Curves, MainPass, Pointwise
+from .fd import kink_candidates
+from .graph import check_graph
+from .layout import SUBSET_ROWS, WIDTH, spread_rows, to_rows, upstream
+from .messages import fmt
+from .sampling import numbers_of, sample_rows, source_of
+from .stability import check_stability
+from .stencil import elementwise_fd, locate_jumps, refine_fd
+from .structure import probe_structure, still_elementwise
+from .subject import Subject, UserCodeError, choose_subject
+from .tolerances import tolerance_for
+
+# Kinks and jumps between samples are searched among all points sorted up to this many
+# points; above it, only in the grid half, which is sorted already (method.md s.2).
+SORT_LIMIT = 131072
+# Graph vs eager runs on this many rows when rows are independent (all rows otherwise).
+GRAPH_ROWS = 4 * SUBSET_ROWS
+# Weight finite differences re-run the forward: this many rows.
+WEIGHT_ROWS = SUBSET_ROWS // 2
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the pipeline: a check (``name`` is its result's name) or, with ``name``
+    None, a preparation that fills in the context for the checks after it."""
+
+    name: str | None
+    run: Callable[[CheckContext], CheckResult | None]
+    applies: Callable[[CheckContext], bool] = lambda ctx: True
+    needs_gradient: bool = True  # skipped when the forward or the gradient check failed first
+
+
+def check_activation(activation, settings: Settings, *, want_curves: bool = False):
+    """Run every check on ``activation`` (a discover.Activation) and return (result, curves)."""
+    ctx = CheckContext(activation, settings, np.random.default_rng(settings.seed))
+    scopes = _keras_name_scopes()
+    try:
+        start(ctx)
+        for step in STEPS:
+            _run_step(step, ctx)
+    except UserCodeError as exc:
+        # the user's code raised (or returned junk) in whatever step was running
+        ctx.results.append(CheckResult(exc.stage, ERROR, exc.reason, dtype=ctx.dtype))
+    finally:
+        _keras_name_scopes(scopes)
+    return verdict(activation, ctx.results, ctx.elementwise), ctx.curves.sorted() if want_curves else None
+
+
+def _run_step(step: Step, ctx: CheckContext) -> None:
+    why = blocked(ctx) if step.needs_gradient else None
+    if not step.applies(ctx):
+        return
+    if why is not None:
+        if step.name is not None:
+            ctx.results.append(CheckResult(step.name, SKIP, f"not run: {why}", dtype=ctx.dtype))
+        return
+    result = step.run(ctx)
+    if result is not None:
+        ctx.results.append(result)
+
+
+def blocked(ctx: CheckContext) -> str | None:
+    """Why the checks that need the gradient cannot run, or None."""
+    if ctx.result("forward").status != PASS:
+        return "the forward check failed first"
+    ev, X = ctx.main.ev, ctx.main.X
+    unusable = ev.g is None or ev.not_tensor is not None or ev.g.shape != X.shape or \
+        getattr(ev.g_raw.dtype, "name", None) != ctx.dtype
+    return "the gradient check failed first" if unusable else None
+
+
+def start(ctx: CheckContext) -> None:
+    """Choose the dtype, probe the structure, sample the points and run the main pass."""
+    lo, hi = ctx.lo_hi
+    rng, settings, activation = ctx.rng, ctx.settings, ctx.activation
+    probe = rng.uniform(lo, hi, (4, WIDTH))
+    ctx.subject, ctx.note = choose_subject(activation, probe)
+    subject = ctx.subject
+    ctx.tol = tolerance_for(subject.tol_dtype, settings.rtol, settings.atol)
+    ctx.elementwise, ctx.rows_independent = probe_structure(subject, rng, lo, hi)
+    ctx.source = source_of(activation.obj)  # read once: breakpoints here, fix hints in the sweep
+    X, n = sample_rows(lo, hi, settings.samples, settings.seed, subject.dtype, settings.kinks,
+                       numbers_of(activation.obj, subject.layer, ctx.source), width=WIDTH)
+    if not ctx.elementwise:
+        flat = X.reshape(-1)
+        rng.shuffle(flat[:n])  # rows of mixed inputs, not sorted runs
+        flat[n:] = flat[n - 1]  # the padding repeats the last point
+    U = upstream(rng, X.shape)
+    ev = subject.evaluate(X, U, weights=bool(subject.weights))
+    ctx.main = MainPass(X, n, U, ev)
+    ctx.curves.x, ctx.curves.y = X.ravel()[:n], ev.y.ravel()[:n]  # a plot shows at least the function
+
+
+# -- the steps ------------------------------------------------------------------------------
+def _forward(ctx: CheckContext) -> CheckResult:
+    return C.check_forward(ctx.main.X.ravel(), ctx.main.ev.y.ravel(), ctx.dtype, ctx.note)
+
+
+def _gradient(ctx: CheckContext) -> CheckResult:
+    m = ctx.main
+    return C.check_gradient(m.X, m.ev.y, m.ev.g_raw, m.ev.g, ctx.subject, ctx.elementwise, m.ev.not_tensor)
+
+
+def _upstream(ctx: CheckContext) -> CheckResult:
+    """Linearity in dy shows at every point alike: a subset (with the special points) is enough."""
+    subject, weights = ctx.subject, bool(ctx.subject.weights)
+    sub = ctx.main.X[spread_rows(ctx.main.X.shape[0], SUBSET_ROWS)]
+    Us = upstream(ctx.rng, sub.shape)
+    base = subject.evaluate(sub, Us, weights=weights)
+    scaled = {k: subject.evaluate(sub, k * Us, weights=weights) for k in C.UPSTREAM_FACTORS}
+    return C.check_upstream(base, scaled, ctx.tol, ctx.custom, ctx.dtype)
+
+
+def _confirm_elementwise(ctx: CheckContext) -> None:
+    lo, hi = ctx.lo_hi
+    if not still_elementwise(ctx.subject, ctx.main.X, ctx.main.ev.y, ctx.rng, lo, hi):
+        ctx.elementwise = False  # the small probes missed a coupling
+
+
+def _pointwise(ctx: CheckContext) -> None:
+    """Every point's gradient (VJP / upstream), the kinks and jumps located between samples
+    added (NaN traps hide there), all compared with finite differences."""
+    m, tol, subject = ctx.main, ctx.tol, ctx.subject
+    n = m.n
+    x, y, u = m.X.ravel()[:n], m.ev.y.ravel()[:n], m.U.ravel()[:n]
+    v = m.ev.g.ravel()[:n]
+    g = divide(v, u)
+    extra = _between_samples(ctx, x, y, g)
+    if extra.size:
+        x, y, u, v, g = _append_points(ctx, extra, x, y, u, v, g)
+    # no points appended: the main pass's input tensor is the finite differences' too
+    fd = elementwise_fd(subject, x, y, g, tol, (m.X, m.ev.x_tensor) if x.size == n else None)
+    cmp = refine_fd(subject, x, y, g, fd.cmp, tol)
+    ctx.points = Pointwise(x, y, u, v, g, fd, cmp)
+    c = ctx.curves
+    c.x, c.y, c.grad, c.fd, c.failing = x, y, g, fd.estimate, ~cmp.ok  # fd: computed when plotted
+
+
+def _between_samples(ctx: CheckContext, x, y, g) -> np.ndarray:
+    """Kinks (tangent intersections) and jumps (bisection) located between neighbouring samples."""
+    if x.size <= SORT_LIMIT:
+        order = np.argsort(x, kind="stable")
+        xs, ys, gs = x[order], y[order], g[order]
+    else:
+        m = ctx.settings.samples // 2
+        xs, ys, gs = x[:m], y[:m], g[:m]
+    return np.concatenate([kink_candidates(xs, ys, gs, ctx.tol.eps), locate_jumps(ctx.subject, xs, ys, gs, ctx.tol.eps)])
+
+
+def _append_points(ctx: CheckContext, extra, x, y, u, v, g):
+    """(x, y, u, v, g) with the points ``extra`` appended, evaluated in the columns they take
+    when appended after the n points, so that an activation with per-column weights (a
+    per-channel slope) sees them where the finite differences will. A gradient that is
+    non-finite there fails the gradient check."""
+    pad = x.size % WIDTH
+    Xk = to_rows(np.concatenate([np.full(pad, extra[0]), extra]))
+    Uk = upstream(ctx.rng, Xk.shape)
+    evk = ctx.subject.evaluate(Xk, Uk)
+    if evk.g is None or evk.g.shape != Xk.shape:
+        return x, y, u, v, g
+    k = extra.size
+    x = np.concatenate([x, extra])
+    y = np.concatenate([y, evk.y.ravel()[pad:pad + k]])
+    u = np.concatenate([u, Uk.ravel()[pad:pad + k]])
+    v = np.concatenate([v, evk.g.ravel()[pad:pad + k]])
+    with np.errstate(all="ignore"):
+        g = v / u
+    if ctx.result("gradient").status == PASS and (~np.isfinite(g[-k:]) & np.isfinite(y[-k:])).any():
+        ctx.replace_result("gradient", _nan_at_kink(x[-k:], y[-k:], g[-k:], ctx.dtype))
+    return x, y, u, v, g
+
+
+def _nan_at_kink(x, y, g, dtype) -> CheckResult:
+    bad = ~np.isfinite(g) & np.isfinite(y)
+    i = int(np.argmax(bad))
+    what = "NaN" if np.isnan(g[i]) else "inf"
+    return CheckResult("gradient", FAIL, f"gradient is {what} at x={fmt(x[i])} (a kink found between samples) where "
+                       "the output is finite", worst_input=float(x[i]), dtype=dtype)
+
+
+def _custom_vs_autodiff(ctx: CheckContext) -> CheckResult:
+    tol = _custom_tol(ctx)
+    if ctx.points is not None:
+        p = ctx.points
+        va = _autodiff(ctx.subject, p.x, p.u)
+        if va is not None:
+            with np.errstate(all="ignore"):
+                ctx.curves.autodiff = va / p.u
+        return C.check_custom_vs_autodiff(p.x, p.u, p.v, va, tol, ctx.dtype, p.cmp, p.fd.stencil.quotients, ctx.tol)
+    m = ctx.main
+    va = _autodiff(ctx.subject, m.X, m.U)
+    return C.check_custom_vs_autodiff(m.X, m.U, m.ev.g, va, tol, ctx.dtype)
+
+
+def _custom_tol(ctx: CheckContext):
+    """Tolerances for hand-written vs autodiff: float32's when the hand-written gradient
+    computes in float32 (as training in float32 would), else the subject's."""
+    if ctx.subject.grad_tol_dtype == "float32" and ctx.tol.dtype == "float64":
+        return tolerance_for("float32", ctx.settings.rtol, ctx.settings.atol)
+    return ctx.tol
+
+
+def _autodiff(subject: Subject, x: np.ndarray, u: np.ndarray):
+    """Autodiff VJP of the custom-gradient function's forward ops; None if unavailable."""
+    shape = x.shape
+    X = to_rows(x.ravel()) if x.ndim == 1 else x
+    Ux = to_rows(u.ravel()) if u.ndim == 1 else u
+    try:
+        va = subject.autodiff_of_forward(X, Ux)
+    except Exception:
+        return None
+    if va is None:
+        return None
+    return va.ravel()[: x.size] if len(shape) == 1 else va
+
+
+def _gradient_vs_fd(ctx: CheckContext) -> CheckResult:
+    p = ctx.points
+    result = C.check_gradient_vs_fd(p.x, p.g, p.fd, ctx.tol, ctx.dtype, p.cmp)
+    ctx.curves.kinks = result.kinks
+    return result
+
+
+def _vjp_vs_fd(ctx: CheckContext) -> CheckResult:
+    m = ctx.main
+    return C.check_vjp_vs_fd(ctx.subject, m.X, m.U, m.ev.g, ctx.tol, ctx.rng, ctx.rows_independent, m.ev.y)
+
+
+def _weights(ctx: CheckContext) -> CheckResult:
+    """Finite differences on weights re-run the forward: a subset is enough, and the weight
+    gradients to compare are then that subset's (a weight gradient sums over the rows)."""
+    m = ctx.main
+    rows = spread_rows(m.X.shape[0], WEIGHT_ROWS)
+    Xw, Uw = m.X[rows], m.U[rows]
+    wg = m.ev.weight_grads if rows.size == m.X.shape[0] else \
+        ctx.subject.evaluate(Xw, Uw, weights=True).weight_grads
+    return C.check_weights(ctx.subject, Xw, Uw, wg, ctx.tol, ctx.rng)
+
+
+def _graph(ctx: CheckContext) -> CheckResult:
+    """Graph-vs-eager differences come from Python-side logic, which acts on every point alike
+    (all rows when rows mix: the outputs of a subset would differ from the batch's)."""
+    m = ctx.main
+    rows = spread_rows(m.X.shape[0], GRAPH_ROWS if ctx.elementwise or ctx.rows_independent else m.X.shape[0])
+    return check_graph(ctx.subject, m.X[rows], m.U[rows], m.ev.y[rows], m.ev.g[rows], ctx.tol,
+                       lambda dt: Subject(ctx.activation, dt))
+
+
+def _stability(ctx: CheckContext) -> CheckResult:
+    lo, hi = ctx.lo_hi
+    subject = ctx.subject
+
+    def make(dtype):
+        return subject if dtype == subject.dtype else Subject(ctx.activation, dtype)
+
+    try:
+        return check_stability(make, lo, hi, ctx.source, bool(ctx.elementwise))
+    except UserCodeError as exc:
+        return CheckResult("stability", SKIP, f"not run: does not run in float32 ({exc.reason})", dtype="float32")
+
+
+STEPS = (
+    Step("forward", _forward, needs_gradient=False),
+    Step("gradient", _gradient, needs_gradient=False),
+    Step("upstream", _upstream),
+    Step(None, _confirm_elementwise, lambda ctx: ctx.elementwise),
+    Step(None, _pointwise, lambda ctx: ctx.elementwise),
+    Step("custom_vs_autodiff", _custom_vs_autodiff, lambda ctx: ctx.custom),
+    Step("gradient_vs_fd", _gradient_vs_fd, lambda ctx: ctx.elementwise),
+    Step("vjp_vs_fd", _vjp_vs_fd, lambda ctx: not ctx.elementwise),
+    Step("weights", _weights, lambda ctx: bool(ctx.subject.weights)),
+    Step("graph", _graph),
+    Step("stability", _stability, lambda ctx: ctx.settings.stability, needs_gradient=False),
+)
+CHECK_NAMES = tuple(s.name for s in STEPS if s.name is not None)
+
+
+# -- the verdict ------------------------------------------------------------------------------
+def verdict(activation, checks: list[CheckResult], elementwise) -> ActivationResult:
+    """The activation's status (the worst of its checks) and its one-line message: the first
+    check with that status, or "gradient correct" with the kinks found."""
+    status = worst(c.status for c in checks) if checks else ERROR
+    if status in (ERROR, FAIL, WARN):
+        first = next(c for c in checks if c.status == status)
+        # "raised ValueError: ..." reads best alone; anything else names its check
+        plain = status == ERROR and first.name == "forward"
+        message = first.message if plain else f"{first.name}: {first.message}"
+    else:
+        fd = next((c for c in checks if c.name in ("gradient_vs_fd", "vjp_vs_fd")), None)
+        dtype = checks[0].dtype if checks else None
+        message = f"gradient correct ({dtype})"
+        if fd is not None and fd.kinks:
+            message += f"; kinks at x={', '.join(fmt(k) for k in fd.kinks[:6])}"
+    return ActivationResult(id=activation.id, file=activation.file, name=activation.name, kind=activation.kind,
+                            status=status, message=message, checks=tuple(checks), elementwise=elementwise)
+
+
+def _keras_name_scopes(restore: list | None = None) -> list:
+    """Keras's name-scope stack, or put it back as it was. A layer that raises inside its call
+    while tf.function traces it leaves its scope open (Keras pops it only on a clean exit), and
+    every later layer's weights would be named under it ('broken_layer/next_layer/w')."""
+    global_state = sys.modules.get("keras.src.backend.common.global_state")
+    stack = global_state.get_global_attribute("name_scope_stack") if global_state is not None else None
+    if restore is None:
+        return list(stack or [])
+    if stack is not None:
+        stack[:] = restore
+    return restore
+
+
+__all__ = ["check_activation", "Curves", "STEPS", "CHECK_NAMES", "Step"]
