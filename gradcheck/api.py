@@ -11,7 +11,7 @@ import inspect
 from .discover import Activation, classify, innermost
 from .marker import options_of
 from .results import ERROR, FAIL, WARN, ActivationResult, activation_id
-from .settings import Settings
+from .settings import Settings, resolve_settings
 
 
 def _as_activation(obj, name: str | None) -> Activation:
@@ -35,7 +35,7 @@ def check(activation, *, name: str | None = None, **options) -> ActivationResult
     from .verify import check_activation
 
     act = _as_activation(activation, name)
-    settings = Settings().merged(options).merged(act.options)
+    settings = resolve_settings(Settings().merged(options), None, act)
     if settings.skip:
         return ActivationResult.skipped(act.file, act.name, act.kind, settings.skip)
     result, _ = check_activation(act, settings)

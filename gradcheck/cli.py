@@ -6,14 +6,15 @@ instant, and the runner/reporters are imported only when a run starts.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
+
 import click
 
 from . import __version__
 from .defaults import DEFAULT_RANGE, DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, FORMATS
+from .validation import INT_MINIMUM, is_number, is_positive
 
 # config (tomllib, pathlib), settings (dataclasses) and targets are imported where used:
 # `gradcheck --version` must start about as fast as `import click, rich`.
@@ -29,14 +30,14 @@ class PositiveFloat(click.ParamType):
             number = float(value)
         except (TypeError, ValueError):
             self.fail(f"{value!r} is not a valid number.", param, ctx)
-        if not (math.isfinite(number) and number > 0):
+        if not is_positive(number):
             self.fail(f"{value!r} is not a finite number > 0.", param, ctx)
         return number
 
 
 def _check_range(ctx, param, value):
     lo, hi = value
-    if not (math.isfinite(lo) and math.isfinite(hi)):
+    if not (is_number(lo) and is_number(hi)):
         raise click.BadParameter(f"LO and HI must be finite, got {lo:g} {hi:g}.", ctx, param)
     if not lo < hi:
         raise click.BadParameter(f"LO must be less than HI, got {lo:g} {hi:g}.", ctx, param)
@@ -66,17 +67,17 @@ def _read_config(ctx, param, value):
 @click.argument("targets", nargs=-1, required=True, is_eager=True, metavar="TARGET...")
 @click.option("--format", "format", type=click.Choice(FORMATS), default="text", show_default=True,
               help="text: a table for people; json / junit: machine-readable on stdout.")
-@click.option("--samples", type=click.IntRange(min=1), default=DEFAULT_SAMPLES, show_default=True,
+@click.option("--samples", type=click.IntRange(min=INT_MINIMUM["samples"]), default=DEFAULT_SAMPLES, show_default=True,
               help="Sample points per activation (per dtype checked).")
 @click.option("--range", "range", type=(float, float), default=DEFAULT_RANGE, show_default=True,
               metavar="LO HI", callback=_check_range, help="Input interval sampled.")
-@click.option("--seed", type=click.IntRange(min=0), default=DEFAULT_SEED, show_default=True,
+@click.option("--seed", type=click.IntRange(min=INT_MINIMUM["seed"]), default=DEFAULT_SEED, show_default=True,
               help="Seed of the sampling; same seed, same verdicts.")
 @click.option("--timeout", type=PositiveFloat(), default=DEFAULT_TIMEOUT, show_default=True,
               metavar="SECONDS", help="Per activation; longer is reported as error.")
 @click.option("--rtol", type=PositiveFloat(), default=None, help="Relative tolerance [default: per dtype].")
 @click.option("--atol", type=PositiveFloat(), default=None, help="Absolute tolerance [default: per dtype].")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("-j", "--jobs", type=click.IntRange(min=INT_MINIMUM["jobs"]), default=1, show_default=True,
               help="Worker processes.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files found in folders that match.")
 @click.option("--plot", type=click.Path(file_okay=False), default=None, metavar="DIR",

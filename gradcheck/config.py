@@ -9,7 +9,6 @@ config outside the project is never picked up. No TensorFlow here.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from pathlib import Path
@@ -20,11 +19,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .defaults import FORMATS  # noqa: E402  (re-exported)
+from .validation import unknown_names, validate_option  # noqa: E402
+
 # Top-level keys of [tool.gradcheck]; each is also the click parameter name it feeds,
 # except "overrides", which has no command-line form.
 KEYS = ("samples", "range", "seed", "timeout", "rtol", "atol", "exclude", "format", "jobs",
         "stability", "plot", "overrides")
+# Per-activation keys: the Settings options (defaults.OPTION_NAMES), in the order errors list them.
 OVERRIDE_KEYS = ("range", "samples", "seed", "timeout", "rtol", "atol", "kinks", "skip", "stability")
 _ROOT_MARKERS = (".git", ".hg")
 
@@ -87,47 +88,12 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {e}") from None
 
 
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _value(key: str, value: Any, where: str) -> Any:
-    """``value`` checked (and normalised) for the command-line option ``key``."""
-
-    def bad(expected: str):
-        return ConfigError(f"{where}: '{key}' must be {expected}, got {value!r}")
-
-    if key in ("samples", "jobs"):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise bad("an integer >= 1")
-    elif key == "seed":
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise bad("an integer >= 0")
-    elif key in ("timeout", "rtol", "atol"):
-        if not _number(value) or value <= 0:
-            raise bad("a number > 0")
-        value = float(value)
-    elif key == "range":
-        if not (isinstance(value, list) and len(value) == 2 and all(map(_number, value))):
-            raise bad("a list [LO, HI] of two numbers")
-        if not value[0] < value[1]:
-            raise bad("a list [LO, HI] with LO < HI")
-        value = (float(value[0]), float(value[1]))
-    elif key == "exclude":
-        value = [value] if isinstance(value, str) else value
-        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            raise bad("a glob or a list of globs")
-        value = tuple(value)
-    elif key == "format":
-        if value not in FORMATS:
-            raise bad(f"one of {', '.join(FORMATS)}")
-    elif key == "stability":
-        if not isinstance(value, bool):
-            raise bad("true or false")
-    elif key == "plot":
-        if not isinstance(value, str) or not value:
-            raise bad("a folder path")
-    return value
+    """``value`` checked (and normalised) for the option ``key``."""
+    try:
+        return validate_option(key, value)
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e}") from None
 
 
 def _overrides(value: Any, where: str) -> dict[str, dict[str, Any]]:
@@ -137,20 +103,10 @@ def _overrides(value: Any, where: str) -> dict[str, dict[str, Any]]:
     for glob, table in value.items():
         opts = {k.replace("-", "_"): v for k, v in table.items()}
         here = f'{where[:-1]}."{glob}"]'
-        unknown = sorted(set(opts) - set(OVERRIDE_KEYS))
+        unknown = unknown_names(opts, OVERRIDE_KEYS)
         if unknown:
             raise ConfigError(
                 f"{here}: unknown key '{unknown[0]}'; allowed keys: {', '.join(OVERRIDE_KEYS)}"
             )
-        for key, v in opts.items():
-            if key == "skip":
-                if not isinstance(v, str):
-                    raise ConfigError(f"{here}: 'skip' must be a reason (a string), got {v!r}")
-            elif key == "kinks":
-                if not (isinstance(v, list) and all(map(_number, v))):
-                    raise ConfigError(f"{here}: 'kinks' must be a list of numbers, got {v!r}")
-                opts[key] = [float(x) for x in v]
-            else:
-                opts[key] = _value(key, v, here)
-        result[glob] = opts
+        result[glob] = {key: _value(key, v, here) for key, v in opts.items()}
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
-from .defaults import OPTION_NAMES
+from .validation import unknown_names
 
 T = TypeVar("T")
 ATTRIBUTE = "__gradcheck_options__"
@@ -20,9 +20,11 @@ def options(**opts: Any) -> Callable[[T], T]:
 
     Accepted keys: ``range=(lo, hi)``, ``samples``, ``seed``, ``timeout``, ``rtol``,
     ``atol``, ``kinks=[...]`` (inputs where a kink is expected), ``skip="reason"``,
-    ``stability=False``.
+    ``stability=False``. An unknown key raises ``TypeError`` here; values are validated
+    (:func:`gradcheck.validation.validate_option`) when the activation is checked, so a bad
+    value makes that one activation an error instead of failing its module's import.
     """
-    unknown = sorted(set(opts) - set(OPTION_NAMES))
+    unknown = unknown_names(opts)
     if unknown:
         raise TypeError(f"gradcheck.options() got unknown option(s): {', '.join(unknown)}")
 

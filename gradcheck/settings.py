@@ -1,21 +1,24 @@
-"""The knobs of a check, in one frozen dataclass.
+"""The knobs of a check, in one frozen dataclass, and the one place that resolves them.
 
 Command-line flags, ``[tool.gradcheck]`` in pyproject.toml, per-activation overrides and
-the ``@gradcheck.options`` marker all end up as a :class:`Settings`. Importing this module
-is cheap (no TensorFlow).
+the ``@gradcheck.options`` marker all end up as a :class:`Settings` (values checked by
+:func:`gradcheck.validation.validate_option`); :func:`resolve_settings` layers them for one
+activation. Importing this module is cheap (no TensorFlow, no NumPy).
 """
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from .defaults import DEFAULT_RANGE, DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, OPTION_NAMES
+from .validation import unknown_names, validate_option
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How one activation is checked."""
+    """How one activation is checked. Every value is validated (and normalised) on construction."""
 
     samples: int = DEFAULT_SAMPLES
     range: tuple[float, float] = DEFAULT_RANGE
@@ -32,28 +35,20 @@ class Settings:
     stability: bool = True
 
     def __post_init__(self):
-        lo, hi = self.range
-        if not (lo < hi):
-            raise ValueError(f"range must satisfy LO < HI, got {self.range}")
-        if self.samples < 1:
-            raise ValueError(f"samples must be at least 1, got {self.samples}")
-        if self.timeout <= 0:
-            raise ValueError(f"timeout must be positive, got {self.timeout}")
+        for f in fields(self):
+            value = validate_option(f.name, getattr(self, f.name))
+            if f.name == "kinks":
+                value = tuple(value)  # frozen: a tuple, so Settings stays hashable
+            object.__setattr__(self, f.name, value)
 
     def merged(self, overrides: dict[str, Any] | None) -> Settings:
-        """These settings with ``overrides`` applied (unknown keys raise ``ValueError``)."""
+        """These settings with ``overrides`` applied (unknown keys and bad values raise ``ValueError``)."""
         if not overrides:
             return self
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(overrides) - known)
+        unknown = unknown_names(overrides)
         if unknown:
-            raise ValueError(f"unknown option(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        clean = dict(overrides)
-        if "range" in clean:
-            clean["range"] = tuple(float(v) for v in clean["range"])
-        if "kinks" in clean:
-            clean["kinks"] = tuple(float(v) for v in clean["kinks"])
-        return replace(self, **clean)
+            raise ValueError(f"unknown option(s): {', '.join(unknown)}; known: {', '.join(sorted(OPTION_NAMES))}")
+        return replace(self, **overrides)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -64,6 +59,21 @@ class Settings:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Settings:
         return cls().merged(d)
+
+
+def resolve_settings(base: Settings, overrides: dict[str, dict[str, Any]] | None, activation) -> Settings:
+    """The settings ``activation`` (a :class:`~gradcheck.discover.Activation`) is checked with.
+
+    Lowest to highest precedence: ``base`` (built-in defaults, ``[tool.gradcheck]``, flags),
+    each ``[tool.gradcheck.overrides."<glob>"]`` whose glob matches the activation's id or
+    name (in table order), then the activation's ``@gradcheck.options``. Raises
+    ``ValueError`` (or ``TypeError``) for an unknown option or a bad value.
+    """
+    settings = base
+    for glob, opts in (overrides or {}).items():
+        if fnmatch.fnmatch(activation.id, glob) or fnmatch.fnmatch(activation.name, glob):
+            settings = settings.merged(opts)
+    return settings.merged(activation.options)
 
 
 if OPTION_NAMES != tuple(f.name for f in fields(Settings)):  # defaults.py lists them for cheap imports

@@ -25,7 +25,6 @@ asked for but not found come last and answer ``check`` with an ``error`` result.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import importlib
 import json
 import os
@@ -35,7 +34,7 @@ import traceback
 
 from .discover import Kind
 from .results import ActivationResult, LoadError
-from .settings import Settings
+from .settings import Settings, resolve_settings
 from .tracebacks import describe_escaped, one_line
 
 # A name asked for but not found has no kind; the contract only knows these three.
@@ -144,11 +143,7 @@ class Worker:
     def _settings_for(self, act):
         """The activation's effective Settings, or a one-line reason they are invalid."""
         try:
-            s = Settings.from_dict(self.settings)
-            for glob, opts in self.overrides.items():
-                if fnmatch.fnmatch(act.id, glob) or fnmatch.fnmatch(act.name, glob):
-                    s = s.merged(opts)
-            return s.merged(act.options)
+            return resolve_settings(Settings.from_dict(self.settings), self.overrides, act)
         except (ValueError, TypeError) as exc:
             return f"invalid options: {one_line(exc)}"
 

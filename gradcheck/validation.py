@@ -1,0 +1,97 @@
+"""One set of rules for option values, wherever they come from.
+
+``[tool.gradcheck]`` and its per-activation overrides (:mod:`gradcheck.config`),
+:class:`~gradcheck.settings.Settings` (so the ``@gradcheck.options`` marker and
+``gradcheck.check(..., **options)`` too) all validate through :func:`validate_option`; the
+command line's click types call the same predicates. Constants, ``math`` and ``numbers``
+only: the command line imports this before ``--help``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+from .defaults import FORMATS, OPTION_NAMES
+
+# Smallest value of each integer option.
+INT_MINIMUM = {"samples": 1, "jobs": 1, "seed": 0}
+POSITIVE = ("timeout", "rtol", "atol")
+# None means "not set" for these: tolerances chosen per dtype, no reason to skip.
+UNSET_OK = ("rtol", "atol", "skip")
+
+
+def is_number(value: Any) -> bool:
+    """A finite real number (``True``/``False`` are not numbers here)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_positive(value: Any) -> bool:
+    """A finite real number > 0."""
+    return is_number(value) and value > 0
+
+
+def unknown_names(names, allowed=OPTION_NAMES) -> list[str]:
+    """The names in ``names`` that are not in ``allowed``, sorted."""
+    return sorted(set(names) - set(allowed))
+
+
+def _items(value: Any) -> list | None:
+    """The items of a list, a tuple or a 1-D array; None for anything else (strings, tables)."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if hasattr(value, "__array__") and getattr(value, "ndim", None) == 1:
+        return list(value)
+    return None
+
+
+def _expected(name: str, value: Any) -> tuple[str | None, Any]:
+    """(what ``value`` should have been, or None if it is fine; the normalised value)."""
+    if name in INT_MINIMUM:
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= INT_MINIMUM[name]
+        return (None, int(value)) if ok else (f"an integer >= {INT_MINIMUM[name]}", value)
+    if name in POSITIVE:
+        return (None, float(value)) if is_positive(value) else ("a number > 0", value)
+    if name == "range":
+        pair = _items(value)
+        if pair is None or len(pair) != 2 or not all(map(is_number, pair)):
+            return "a list [LO, HI] of two numbers", value
+        if not pair[0] < pair[1]:
+            return "a list [LO, HI] with LO < HI", value
+        return None, (float(pair[0]), float(pair[1]))
+    if name == "kinks":
+        points = _items(value)
+        if points is None or not all(map(is_number, points)):
+            return "a list of numbers", value
+        return None, [float(x) for x in points]
+    if name == "skip":
+        return (None, value) if isinstance(value, str) else ("a reason (a string)", value)
+    if name == "stability":
+        return (None, value) if isinstance(value, bool) else ("true or false", value)
+    if name == "exclude":
+        globs = [value] if isinstance(value, str) else value
+        if not (isinstance(globs, list) and all(isinstance(g, str) for g in globs)):
+            return "a glob or a list of globs", value
+        return None, tuple(globs)
+    if name == "format":
+        return (None, value) if value in FORMATS else (f"one of {', '.join(FORMATS)}", value)
+    if name == "plot":
+        return (None, value) if isinstance(value, str) and value else ("a folder path", value)
+    raise ValueError(f"unknown option '{name}'")
+
+
+def validate_option(name: str, value: Any) -> Any:
+    """``value`` checked and normalised for the option ``name``.
+
+    Integers stay ``int``, ``timeout``/``rtol``/``atol`` become ``float``, ``range`` a
+    ``(lo, hi)`` tuple of floats, ``kinks`` a list of floats, ``exclude`` a tuple of globs.
+    ``None`` is accepted for ``rtol``, ``atol`` and ``skip`` (not set). Raises ``ValueError``
+    reading ``'name' must be <what>, got <value>``.
+    """
+    if value is None and name in UNSET_OK:
+        return None
+    expected, normalised = _expected(name, value)
+    if expected is not None:
+        raise ValueError(f"'{name}' must be {expected}, got {value!r}")
+    return normalised
