@@ -1,7 +1,7 @@
 """The supervisor: runs checks in worker processes so that user code can never take us down.
 
 Each of up to ``jobs_n`` slots drives one ``python -m gradcheck.worker`` process (protocol
-in :mod:`gradcheck.worker`) through the jobs it pulls from a shared queue. A hang past the
+in :mod:`gradcheck.protocol`) through the jobs it pulls from a shared queue. A hang past the
 timeout or a crash costs that one activation an ``error`` result; a fresh worker reloads
 the file and goes on with the rest. No TensorFlow here: importing this module is cheap.
 """
@@ -9,7 +9,6 @@ the file and goes on with the rest. No TensorFlow here: importing this module is
 from __future__ import annotations
 
 import collections
-import json
 import os
 import queue
 import signal
@@ -17,15 +16,22 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .discover import Kind
-from .results import ActivationResult, LoadError, Report
+from .protocol import (UNKNOWN_KIND, ActivationInfo, Check, Command, Event, Exit, Load, Loaded, LoadFailed,
+                       ProtocolError, Ready, Result, decode, encode)
+from .results import ActivationResult, LoadError, Report, activation_id
 from .settings import Settings
 
 READY_TIMEOUT = 120.0  # importing TensorFlow on a cold, busy machine
 GRACE = 1.0  # on top of a timeout: JSON, pipes, scheduling
-EXIT_TIMEOUT = 5.0
+EXIT_TIMEOUT = 5.0  # for a worker asked to exit, or killed, to be gone
+JOIN_TIMEOUT = 1.0  # for a pipe-draining thread to finish after its worker is gone
+STDERR_LINES = 20  # the tail of a worker's stderr kept to explain its death
+REAP_POLL_S = 0.02  # how often to look whether a worker has exited
+EVENT_POLL_S = 0.1  # how often the driver looks whether the slots are done while no event comes
 _EOF = object()
 
 
@@ -83,9 +89,10 @@ class _WorkerProcess:
     def __init__(self, number: int, python: str, show_output: bool):
         self.number = number
         self.show_output = show_output
+        self.killed = False
         self._reap_lock = threading.Lock()
         self.lines: queue.Queue = queue.Queue()
-        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
         self.proc = subprocess.Popen(
             [python, "-m", "gradcheck.worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -118,15 +125,15 @@ class _WorkerProcess:
         except (OSError, ValueError):
             pass
 
-    def send(self, msg: dict) -> None:
+    def send(self, msg: Command) -> None:
         try:
-            self.proc.stdin.write(json.dumps(msg) + "\n")
+            self.proc.stdin.write(encode(msg) + "\n")
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as exc:
             raise _Died from exc
 
-    def receive(self, timeout: float) -> dict:
-        """The next protocol message; raises _TimedOut or _Died."""
+    def receive(self, timeout: float, *wanted: type) -> Event:
+        """The next message of one of the ``wanted`` types (any if none); raises _TimedOut or _Died."""
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -139,9 +146,11 @@ class _WorkerProcess:
             if line is _EOF:
                 raise _Died
             try:
-                return json.loads(line)
-            except ValueError:
+                msg = decode(line)
+            except ProtocolError:
                 continue  # cannot happen with the private channel; never fatal
+            if not wanted or isinstance(msg, wanted):
+                return msg
 
     def _exited(self, timeout: float) -> bool:
         """Wait for the worker to exit *without reaping it*, so its group id stays ours."""
@@ -154,7 +163,7 @@ class _WorkerProcess:
                 return True
             if time.monotonic() > deadline:
                 return False
-            time.sleep(0.02)
+            time.sleep(REAP_POLL_S)
 
     def _kill_group_and_reap(self) -> int:
         with self._reap_lock:  # threads race here on Ctrl-C; killpg only before reaping
@@ -172,11 +181,12 @@ class _WorkerProcess:
         return _describe_exit(rc if exited else None)
 
     def last_words(self) -> str | None:
-        self._threads[1].join(timeout=1.0)  # let the stderr drain catch up after a death
+        self._threads[1].join(timeout=JOIN_TIMEOUT)  # let the stderr drain catch up after a death
         return "\n".join(self.stderr_tail) or None
 
     def kill(self) -> None:
         """Kill the whole process group and reap the worker. Safe to call more than once."""
+        self.killed = True
         self._kill_group_and_reap()
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             try:
@@ -184,16 +194,35 @@ class _WorkerProcess:
             except (OSError, ValueError):
                 pass
         for t in self._threads:
-            t.join(timeout=1.0)
+            t.join(timeout=JOIN_TIMEOUT)
 
     def close(self) -> None:
         """Ask politely, then make sure (the group may hold children the user started)."""
         try:
-            self.send({"op": "exit"})
+            self.send(Exit())
             self.receive(EXIT_TIMEOUT)  # returns at EOF, i.e. when the worker exits
         except (_Died, _TimedOut):
             pass
         self.kill()
+
+
+@dataclass
+class _JobState:
+    """One job on its way through one or more workers (a crash moves it on to a fresh one)."""
+
+    index: int  # position in the run: results are reported in job order
+    file: str
+    pending: list[str] | None  # names still to check; None before the first load: every one found
+    loaded: bool = False  # after the first load a failure costs the pending names, not a LoadError
+    info: dict[str, ActivationInfo] = field(default_factory=dict)  # what the loads said of each name
+
+    def kind_of(self, name: str) -> Kind:
+        info = self.info.get(name)
+        return UNKNOWN_KIND if info is None else info.kind
+
+    def timeout_of(self, name: str, default: float) -> float:
+        info = self.info.get(name)
+        return (info.timeout if info is not None else None) or default
 
 
 class _Run:
@@ -224,6 +253,7 @@ class _Run:
 
     # -- worker lifecycle -----------------------------------------------------------------
     def start_worker(self) -> _WorkerProcess:
+        """A worker that has imported TensorFlow and gradcheck's pipeline; raises _StartFailed."""
         with self.lock:
             if self.stop.is_set():
                 raise _Stopped
@@ -231,7 +261,7 @@ class _Run:
             w = _WorkerProcess(self.started, self.python, self.show_output)
             self.live.add(w)
         try:
-            msg = w.receive(READY_TIMEOUT)
+            ready = w.receive(READY_TIMEOUT, Ready)
         except _TimedOut:
             self.discard(w)
             raise _StartFailed(f"timed out after {_fmt_s(READY_TIMEOUT)} while importing tensorflow", None)
@@ -241,9 +271,12 @@ class _Run:
             self.discard(w)
             last = words.splitlines()[-1].strip() if words else ""
             raise _StartFailed(f"worker failed to start: {why}" + (f" ({last})" if last else ""), words)
+        if ready.preload_error is not None:  # it runs, but could not check anything
+            self.discard(w)
+            raise _StartFailed(f"worker failed to start: {ready.preload_error}", ready.preload_detail)
         with self.lock:
             if self.tf_import_s is None:
-                self.tf_import_s = msg.get("tf_import_s")
+                self.tf_import_s = ready.tf_import_s
         return w
 
     def discard(self, w: _WorkerProcess | None) -> None:
@@ -280,105 +313,98 @@ class _Run:
         finally:
             self.discard(w)
 
-    def load_error(self, index, file, message, detail=None) -> None:
-        error = LoadError(file=file, message=message, detail=detail)
-        self.errors[index] = error
-        self.events.put(("load_error", error))
-
     def run_job(self, w, index, job):
         """Check every activation of one job; returns the (live or None) worker for the next job."""
-        file = job.file
-        pending: list[str] | None = None if job.names is None else list(job.names)
-        info: dict[str, dict] = {}
-        first = True
-        while first or pending:
+        state = _JobState(index, job.file, None if job.names is None else list(job.names))
+        while not state.loaded or state.pending:
             if w is None:
                 try:
                     w = self.start_worker()
                 except _StartFailed as exc:
-                    if first:
-                        self.load_error(index, file, exc.message, exc.detail)
+                    if state.loaded:
+                        self.give_up(state, exc.message)
                     else:
-                        self.give_up(index, file, pending, info, exc.message)
+                        self.load_error(state, exc.message, exc.detail)
                     return None
-            load = {"op": "load", "file": file, "names": pending, "settings": self.settings.to_dict(),
-                    "overrides": self.overrides, "plot_dir": self.plot_dir,
-                    "only_tf_modules": self.only_tf_modules}
-            try:
-                w.send(load)
-                msg = w.receive(self.settings.timeout + GRACE)
-            except _TimedOut:
-                self.discard(w)
-                why = f"timed out after {_fmt_s(self.settings.timeout)} while importing"
-                self._load_failed(index, file, first, pending, info, why, None)
-                return None
-            except _Died:
-                why = f"crashed while importing: {w.death()}"
-                words = w.last_words()
-                self.discard(w)
-                self._load_failed(index, file, first, pending, info, why, words)
-                return None
-            if msg.get("ev") == "load_error":
-                error = LoadError.from_dict(msg["error"])
-                self._load_failed(index, file, first, pending, info, error.message, error.detail)
-                return w
-            if first:
-                pending = list(msg["names"])
-                self.load_times[index] = msg.get("load_s") or 0.0
-                self.events.put(("discovered", (file, len(pending))))
-                first = False
-            info.update({a["name"]: a for a in msg.get("activations") or ()})
-            w = self.check_pending(w, index, file, pending, info)
+            if not self.load(w, state):
+                return None if w.killed else w
+            w = self.check_pending(w, state)
         return w
 
-    def _load_failed(self, index, file, first, pending, info, message, detail):
-        if first:
-            self.load_error(index, file, message, detail)
+    def load(self, w: _WorkerProcess, state: _JobState) -> bool:
+        """Load the job's file (its pending names) in ``w``; False if that failed, after reporting
+        it (``w`` is discarded if it hung or died, kept after a plain load error)."""
+        pending = None if state.pending is None else tuple(state.pending)
+        try:
+            w.send(Load(state.file, pending, self.settings, self.overrides, self.plot_dir, self.only_tf_modules))
+            msg = w.receive(self.settings.timeout + GRACE, Loaded, LoadFailed)
+        except _TimedOut:
+            self.discard(w)
+            self.load_failed(state, f"timed out after {_fmt_s(self.settings.timeout)} while importing", None)
+            return False
+        except _Died:
+            why = f"crashed while importing: {w.death()}"
+            words = w.last_words()
+            self.discard(w)
+            self.load_failed(state, why, words)
+            return False
+        if isinstance(msg, LoadFailed):
+            self.load_failed(state, msg.error.message, msg.error.detail)
+            return False
+        if not state.loaded:
+            state.loaded, state.pending = True, list(msg.names)
+            self.load_times[state.index] = msg.load_s
+            self.events.put(("discovered", (state.file, len(state.pending))))
+        state.info.update({a.name: a for a in msg.activations})
+        return True
+
+    def load_failed(self, state: _JobState, message: str, detail: str | None) -> None:
+        if not state.loaded:
+            self.load_error(state, message, detail)
         else:  # it loaded before a crash; keep what we have and say why the rest is missing
-            self.give_up(index, file, pending, info, f"not checked: reloading after a worker crash failed: {message}")
+            self.give_up(state, f"not checked: reloading after a worker crash failed: {message}")
 
-    def give_up(self, index, file, pending, info, message) -> None:
-        for name in list(pending or ()):
-            self.record(index, self.error_result(file, name, info, message))
-        if pending:
-            pending.clear()
+    def load_error(self, state: _JobState, message: str, detail: str | None) -> None:
+        error = LoadError(file=state.file, message=message, detail=detail)
+        self.errors[state.index] = error
+        self.events.put(("load_error", error))
 
-    def error_result(self, file, name, info, message) -> ActivationResult:
-        kind = (info.get(name) or {}).get("kind") or Kind.FUNCTION
-        return ActivationResult.error(file, name, kind, message)
+    def give_up(self, state: _JobState, message: str) -> None:
+        """Every name still pending becomes an ``error`` result saying ``message``."""
+        while state.pending:
+            self.record_error(state, state.pending.pop(0), message)
 
-    def record(self, index, result: ActivationResult) -> None:
-        self.results[index].append(result)
+    def record(self, state: _JobState, result: ActivationResult) -> None:
+        self.results[state.index].append(result)
         self.events.put(("finished", result))
 
-    def check_pending(self, w, index, file, pending, info):
-        """Check names from the front of ``pending``; returns the worker, or None if it had to go."""
-        while pending:
+    def record_error(self, state: _JobState, name: str, message: str) -> None:
+        self.record(state, ActivationResult.error(state.file, name, state.kind_of(name), message))
+
+    def check_pending(self, w: _WorkerProcess, state: _JobState) -> _WorkerProcess | None:
+        """Check names from the front of ``state.pending``; returns the worker, or None if it had to go."""
+        while state.pending:
             if self.stop.is_set():
                 raise _Stopped
-            name = pending[0]
-            timeout = (info.get(name) or {}).get("timeout") or self.settings.timeout
-            self.events.put(("started", f"{file}::{name}"))
+            name = state.pending[0]
+            timeout = state.timeout_of(name, self.settings.timeout)
+            self.events.put(("started", activation_id(state.file, name)))
             try:
-                w.send({"op": "check", "name": name})
-                msg = w.receive(timeout + GRACE)
-                while msg.get("ev") != "result":  # tolerate events we do not know
-                    msg = w.receive(timeout + GRACE)
+                w.send(Check(name))
+                msg = w.receive(timeout + GRACE, Result)
             except _TimedOut:
                 self.discard(w)
-                pending.pop(0)
-                self.record(index, self.error_result(file, name, info, f"timed out after {_fmt_s(timeout)}"))
+                self.record_error(state, state.pending.pop(0), f"timed out after {_fmt_s(timeout)}")
                 return None
             except _Died:
                 why = w.death()
                 self.discard(w)
                 if self.stop.is_set():
                     raise _Stopped from None
-                pending.pop(0)
-                self.record(index, self.error_result(file, name, info, f"worker crashed: {why}"))
+                self.record_error(state, state.pending.pop(0), f"worker crashed: {why}")
                 return None
-            pending.pop(0)
-            self.record(index, ActivationResult.from_dict(msg["result"]))
+            state.pending.pop(0)
+            self.record(state, msg.result)
         return w
 
     # -- driver -------------------------------------------------------------------------
@@ -391,7 +417,7 @@ class _Run:
             while True:
                 alive = any(t.is_alive() for t in threads)
                 try:
-                    kind, payload = self.events.get(timeout=0.1)
+                    kind, payload = self.events.get(timeout=EVENT_POLL_S)
                 except queue.Empty:
                     if not alive:
                         break

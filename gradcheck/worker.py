@@ -1,44 +1,28 @@
 """The worker process: ``python -m gradcheck.worker``.
 
 It runs other people's code, so it runs apart from the supervisor (:mod:`gradcheck.runner`),
-which can kill it on a hang and replace it after a crash. Protocol: JSON lines.
-
-Supervisor -> worker (stdin)::
-
-    {"op": "load", "file": F, "names": [...] | null, "settings": {...}, "overrides": {glob: {...}},
-     "plot_dir": D | null}
-    {"op": "check", "name": N}
-    {"op": "exit"}
-
-Worker -> supervisor (the original stdout, kept private)::
-
-    {"ev": "ready", "tf_import_s": t}
-    {"ev": "loaded", "file": F, "names": [...], "load_s": t,
-     "activations": [{"name": N, "kind": K, "timeout": s}, ...]}
-    {"ev": "load_error", "error": LoadError.to_dict()}
-    {"ev": "result", "result": ActivationResult.to_dict()}
-
-``names`` in ``loaded`` is what the supervisor should ask for, in discovery order; names
-asked for but not found come last and answer ``check`` with an ``error`` result.
+which can kill it on a hang and replace it after a crash. The messages it reads and writes,
+and their order, are documented in :mod:`gradcheck.protocol`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
-import json
 import os
 import sys
 import time
 import traceback
 
-from .discover import Kind
+from .protocol import (UNKNOWN_KIND, ActivationInfo, Check, Event, Exit, Load, Loaded, LoadFailed, Ready, Result,
+                       decode, encode)
 from .results import ActivationResult, LoadError
-from .settings import Settings, resolve_settings
+from .settings import resolve_settings
 from .tracebacks import describe_escaped, one_line
 
-# A name asked for but not found has no kind; the contract only knows these three.
-MISSING_KIND = Kind.FUNCTION
+# gradcheck's own pipeline, imported at start-up so that neither the first file's load
+# timeout nor its first activation's check timeout pays for it.
+PRELOAD = ("gradcheck.loader", "gradcheck.discover", "gradcheck.verify.pipeline")
 
 
 def _reserve_channels():
@@ -71,79 +55,70 @@ def _quiet_tensorflow_import() -> float:
     t0 = time.perf_counter()
     import tensorflow  # noqa: F401  (imported once, here, so it is timed and silenced)
 
-    tf_import_s = time.perf_counter() - t0
-    # Pay for our own pipeline's imports at start-up, not in the first user file's load time
-    # (the load timeout applies to that). A failure resurfaces where the module is used.
-    for name in ("loader", "discover", "check"):
+    return time.perf_counter() - t0
+
+
+def _preload() -> tuple[str | None, str | None]:
+    """Import :data:`PRELOAD`: (None, None), or (one line, traceback) for the first that fails."""
+    for name in PRELOAD:
         try:
-            importlib.import_module(f"gradcheck.{name}")
-        except Exception:
-            pass
-    return tf_import_s
-
-
-def _jsonable(obj):
-    # NumPy scalars that slipped into a result.
-    if hasattr(obj, "item"):
-        return obj.item()
-    return str(obj)
+            importlib.import_module(name)
+        except Exception as exc:  # reported in Ready: the supervisor fails the run's files with it
+            return f"cannot import {name}: {one_line(exc)}", traceback.format_exc()
+    return None, None
 
 
 class Worker:
+    """Answers the supervisor's commands for one file at a time."""
+
     def __init__(self, proto):
         self.proto = proto
-        self.file = None
+        self.job: Load | None = None  # the last Load: file, settings, overrides, plot folder
         self.found = {}  # name -> Activation of the loaded file
-        self.settings = {}
-        self.overrides = {}
-        self.plot_dir = None
 
-    def send(self, msg: dict) -> None:
-        self.proto.write(json.dumps(msg, default=_jsonable) + "\n")
+    def send(self, msg: Event) -> None:
+        self.proto.write(encode(msg) + "\n")
         self.proto.flush()
 
     # -- load ---------------------------------------------------------------------------
-    def load(self, msg: dict) -> None:
+    def load(self, job: Load) -> None:
         from .discover import discover
         from .loader import ModuleLoadError, load_module
 
-        self.file, self.found = msg["file"], {}
-        self.settings = msg.get("settings") or {}
-        self.overrides = msg.get("overrides") or {}
-        self.plot_dir = msg.get("plot_dir")
+        self.job, self.found = job, {}
         t0 = time.perf_counter()
         try:
-            module = load_module(self.file)
-            activations = discover(module, self.file, only_tf_modules=bool(msg.get("only_tf_modules")))
+            module = load_module(job.file)
+            activations = discover(module, job.file, only_tf_modules=job.only_tf_modules)
         except ModuleLoadError as exc:
-            self.send({"ev": "load_error", "error": exc.load_error.to_dict()})
+            self.send(LoadFailed(exc.load_error))
             return
         except BaseException as exc:  # loader/discovery bug or sys.exit() at import time
-            error = LoadError(self.file, one_line(exc), traceback.format_exc())
-            self.send({"ev": "load_error", "error": error.to_dict()})
+            self.send(LoadFailed(LoadError(job.file, one_line(exc), traceback.format_exc())))
             return
         load_s = time.perf_counter() - t0
 
-        wanted = msg.get("names")
         self.found = {a.name: a for a in activations}
-        if wanted is None:
+        if job.names is None:
             names = list(self.found)
         else:
-            wanted = list(dict.fromkeys(wanted))
+            wanted = list(dict.fromkeys(job.names))
             names = [a.name for a in activations if a.name in wanted]
             names += [n for n in wanted if n not in self.found]
-        info = []
-        for name in names:
-            act = self.found.get(name)
-            settings = self._settings_for(act) if act is not None else None
-            timeout = getattr(settings, "timeout", None)  # None: the supervisor's default
-            info.append({"name": name, "kind": act.kind if act else MISSING_KIND, "timeout": timeout})
-        self.send({"ev": "loaded", "file": self.file, "names": names, "load_s": load_s, "activations": info})
+        self.send(Loaded(job.file, tuple(names), load_s, tuple(self._info(name) for name in names)))
+
+    def _info(self, name: str) -> ActivationInfo:
+        act = self.found.get(name)
+        if act is None:
+            return ActivationInfo(name, UNKNOWN_KIND)
+        settings = self._settings_for(act)
+        timeout = None if isinstance(settings, str) else settings.timeout  # None: the run's
+        return ActivationInfo(name, act.kind, timeout)
 
     def _settings_for(self, act):
         """The activation's effective Settings, or a one-line reason they are invalid."""
         try:
-            return resolve_settings(Settings.from_dict(self.settings), self.overrides, act)
+            return resolve_settings(self.job.settings, self.job.overrides, act)
         except (ValueError, TypeError) as exc:
             return f"invalid options: {one_line(exc)}"
 
@@ -151,36 +126,40 @@ class Worker:
     def check(self, name: str) -> None:
         act = self.found.get(name)
         if act is None:
-            result = ActivationResult.error(self.file, name, MISSING_KIND, f"no activation named {name} in {self.file}")
-            self.send({"ev": "result", "result": result.to_dict()})
+            file = self.job.file
+            self.send(Result(ActivationResult.error(file, name, UNKNOWN_KIND, f"no activation named {name} in {file}")))
             return
-
         settings = self._settings_for(act)
         if isinstance(settings, str):
             result = ActivationResult.error(act.file, act.name, act.kind, settings)
         elif settings.skip:
             result = ActivationResult.skipped(act.file, act.name, act.kind, settings.skip)
         else:
-            t0 = time.perf_counter()
-            curves = None
-            try:
-                from .verify import check_activation
+            result = self._run_checks(act, settings)
+        self.send(Result(result))
 
-                result, curves = check_activation(act, settings, want_curves=self.plot_dir is not None)
-            except BaseException as exc:  # the core should have caught user errors; say what escaped
-                result = ActivationResult.error(act.file, act.name, act.kind, describe_escaped(exc),
-                                                duration=time.perf_counter() - t0)
-            if result.duration is None:
-                result = dataclasses.replace(result, duration=time.perf_counter() - t0)
-            if self.plot_dir is not None and curves is not None:
-                result = self._plot(result, curves)
-        self.send({"ev": "result", "result": result.to_dict()})
+    def _run_checks(self, act, settings) -> ActivationResult:
+        plot_dir = self.job.plot_dir
+        t0 = time.perf_counter()
+        curves = None
+        try:
+            from .verify import check_activation
 
-    def _plot(self, result, curves):
+            result, curves = check_activation(act, settings, want_curves=plot_dir is not None)
+        except BaseException as exc:  # the core should have caught user errors; say what escaped
+            result = ActivationResult.error(act.file, act.name, act.kind, describe_escaped(exc),
+                                            duration=time.perf_counter() - t0)
+        if result.duration is None:
+            result = dataclasses.replace(result, duration=time.perf_counter() - t0)
+        if plot_dir is not None and curves is not None:
+            result = self._plot(result, curves, plot_dir)
+        return result
+
+    def _plot(self, result, curves, plot_dir):
         try:
             from .plot import write_plot
 
-            path = write_plot(curves, result, self.plot_dir)
+            path = write_plot(curves, result, plot_dir)
         except Exception as exc:  # a missing matplotlib must not cost the verdict
             return dataclasses.replace(result, message=f"{result.message} (plot not written: {one_line(exc)})")
         return dataclasses.replace(result, plot=None if path is None else str(path))
@@ -189,13 +168,12 @@ class Worker:
         for line in commands:
             if not line.strip():
                 continue
-            msg = json.loads(line)
-            op = msg.get("op")
-            if op == "load":
+            msg = decode(line)
+            if isinstance(msg, Load):
                 self.load(msg)
-            elif op == "check":
-                self.check(msg["name"])
-            elif op == "exit":
+            elif isinstance(msg, Check):
+                self.check(msg.name)
+            elif isinstance(msg, Exit):
                 break
 
 
@@ -203,7 +181,7 @@ def main() -> None:
     proto, commands = _reserve_channels()
     tf_import_s = _quiet_tensorflow_import()
     worker = Worker(proto)
-    worker.send({"ev": "ready", "tf_import_s": tf_import_s})
+    worker.send(Ready(tf_import_s, *_preload()))
     worker.serve(commands)
     sys.stderr.flush()
     proto.flush()

@@ -323,3 +323,25 @@ def test_a_worker_that_cannot_start_is_a_load_error_per_file(tmp_path):
         (f, "worker failed to start: exit status 1 (ModuleNotFoundError: no tensorflow)") for f in ("a.py", "b.py")
     ]
     assert "no tensorflow" in report.errors[0].detail
+
+
+PIPELINE_MISSING = """\
+#!{python}
+# The real worker, with a stand-in for TensorFlow (so no import to wait for) and gradcheck's
+# pipeline made unimportable: its preload must fail, loudly.
+import runpy, sys, types
+sys.modules["tensorflow"] = types.ModuleType("tensorflow")
+sys.modules["gradcheck.verify.pipeline"] = None
+runpy.run_module("gradcheck.worker", run_name="__main__")
+"""
+
+
+def test_a_failed_preload_is_a_start_failure_per_file(tmp_path):
+    fake = _executable(tmp_path / "no_pipeline", PIPELINE_MISSING.format(python=sys.executable))
+    report = run([Job("a.py"), Job("b.py")], SETTINGS, python=fake)
+    assert report.results == ()
+    why = ("worker failed to start: cannot import gradcheck.verify.pipeline: "
+           "ModuleNotFoundError: import of gradcheck.verify.pipeline halted; None in sys.modules")
+    assert [(e.file, e.message) for e in report.errors] == [("a.py", why), ("b.py", why)]
+    assert "gradcheck.verify.pipeline" in report.errors[0].detail
+    assert _worker_children() == []
