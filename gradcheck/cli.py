@@ -19,6 +19,10 @@ from .validation import INT_MINIMUM, is_number, is_positive
 # config (tomllib, pathlib), settings (dataclasses) and targets are imported where used:
 # `gradcheck --version` must start about as fast as `import click, rich`.
 
+# Exit statuses of the contract that the command sets itself (0 / 1 are Report.exit_code's).
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+
 
 class PositiveFloat(click.ParamType):
     """A finite float > 0 (click's FloatRange lets ``nan`` and ``inf`` through)."""
@@ -99,30 +103,17 @@ def gradcheck(ctx, targets, format, samples, range, seed, timeout, rtol, atol, j
 
     TARGET is a .py file, a folder (every *.py below it) or file.py::name.
     """
-    from dataclasses import replace
-
     from .settings import Settings
-    from .targets import TargetError, expand_targets
 
-    try:
-        job_list = expand_targets(list(targets), tuple(exclude))
-    except TargetError as e:
-        raise click.BadParameter(str(e), ctx, _param(ctx, "targets")) from None
+    job_list = _expand(ctx, targets, exclude)
     settings = Settings(samples=samples, range=range, seed=seed, timeout=timeout, rtol=rtol, atol=atol,
                         stability=stability)
     verbosity = verbose - quiet
     if verbosity >= 1 and ctx.meta.get("gradcheck.config"):
         click.echo(f"config: {ctx.meta['gradcheck.config']}", err=True)
-
     if plot is not None:  # once, up front, rather than a note on every activation's result
-        from .plot import PlotUnavailable, check_available
+        _require_plotting(ctx)
 
-        try:
-            check_available()
-        except PlotUnavailable as e:
-            raise click.UsageError(str(e), ctx) from None
-
-    from .report import get_formatter
     from .runner import run
 
     started = time.perf_counter()
@@ -130,18 +121,51 @@ def gradcheck(ctx, targets, format, samples, range, seed, timeout, rtol, atol, j
         report = run(job_list, settings, jobs_n=jobs, overrides=ctx.meta.get("gradcheck.overrides"),
                      plot_dir=plot, on_event=on_event, show_worker_output=verbosity >= 2,
                      only_tf_modules=only_tf_modules)
-    # The JSON needs the effective settings and the text summary a total time; fill in
-    # whatever the runner left out.
-    effective = {"samples": samples, "range": list(range), "seed": seed, "timeout": timeout, "rtol": rtol,
-                 "atol": atol, "stability": stability}
+    report = _completed(report, settings, time.perf_counter() - started)
+    _write(report, format, verbosity)
+    return report.exit_code
+
+
+def _expand(ctx, targets, exclude):
+    from .targets import TargetError, expand_targets
+
+    try:
+        return expand_targets(list(targets), tuple(exclude))
+    except TargetError as e:
+        raise click.BadParameter(str(e), ctx, _param(ctx, "targets")) from None
+
+
+def _require_plotting(ctx) -> None:
+    from .plot import PlotUnavailable, check_available
+
+    try:
+        check_available()
+    except PlotUnavailable as e:
+        raise click.UsageError(str(e), ctx) from None
+
+
+# The settings of the whole run, as the JSON lists them first (kinks and skip are per activation).
+RUN_SETTINGS = ("samples", "range", "seed", "timeout", "rtol", "atol", "stability")
+
+
+def _completed(report, settings, elapsed: float):
+    """``report`` with what the runner may have left out: the run's settings (the JSON shows
+    them) and the total time (the text summary shows it)."""
+    from dataclasses import replace
+
+    effective = {k: v for k, v in settings.to_dict().items() if k in RUN_SETTINGS}
     report = replace(report, settings={**effective, **report.settings})
     if "total" not in dict(report.timings):
-        report = replace(report, timings=(*report.timings, ("total", time.perf_counter() - started)))
+        report = replace(report, timings=(*report.timings, ("total", elapsed)))
+    return report
+
+
+def _write(report, format: str, verbosity: int) -> None:
+    from .report import get_formatter
 
     color = _is_tty(sys.stdout) and not os.environ.get("NO_COLOR")
     get_formatter(format, verbosity=verbosity, color=color).write(report, sys.stdout)
     sys.stdout.flush()
-    return report.exit_code
 
 
 def _param(ctx, name):
@@ -193,12 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return gradcheck.main(args=argv, prog_name="gradcheck", standalone_mode=False)
     except click.ClickException as e:
-        # One line, click's wording, always status 2 (usage errors).
+        # One line, click's wording, always the usage-error status.
         click.echo(f"Error: {e.format_message()}", err=True)
-        return 2
+        return EXIT_USAGE
     except click.Abort:
         click.echo("Aborted!", err=True)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `gradcheck ... | head`: stop quietly, and keep Python's exit flush quiet too
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

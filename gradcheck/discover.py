@@ -29,6 +29,8 @@ from .marker import options_of
 from .results import activation_id
 
 _P = inspect.Parameter
+# Deepest wrapper chain followed (tf.function -> custom_gradient -> ...): a guard against odd objects.
+MAX_WRAPPERS = 20
 
 
 class Kind(str, enum.Enum):
@@ -150,7 +152,7 @@ def _classify(obj: object) -> Kind | None:
 def _chain(obj: object):
     """``obj`` and what it wraps (tf.function -> custom_gradient wrapper -> user function)."""
     seen = set()
-    while obj is not None and id(obj) not in seen and len(seen) < 20:
+    while obj is not None and id(obj) not in seen and len(seen) < MAX_WRAPPERS:
         seen.add(id(obj))
         yield obj
         obj = getattr(obj, "python_function", None) or getattr(obj, "__wrapped__", None)

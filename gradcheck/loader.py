@@ -25,6 +25,9 @@ from types import ModuleType
 from .results import LoadError
 from .tracebacks import describe_import_error, same_file, user_traceback
 
+# Hex digits of the path's hash in a standalone module's name: files that share a name stay apart.
+_DIGEST_CHARS = 10
+
 
 class ModuleLoadError(Exception):
     """A user module could not be imported; ``load_error`` says why, in one line."""
@@ -105,7 +108,7 @@ def _is_module_at(module: ModuleType, root_parent: str, dotted: str) -> bool:
 def _import_standalone(abspath: str) -> ModuleType:
     _prepend_path(os.path.dirname(abspath))
     stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(abspath))[0])
-    digest = hashlib.sha1(os.path.normcase(os.path.realpath(abspath)).encode()).hexdigest()[:10]
+    digest = hashlib.sha1(os.path.normcase(os.path.realpath(abspath)).encode()).hexdigest()[:_DIGEST_CHARS]
     name = f"gradcheck_user_{stem}_{digest}"
     if name in sys.modules:
         return sys.modules[name]

@@ -45,6 +45,8 @@ from .settings import Settings
 
 # A name asked for but never discovered has no kind; the contract only knows three.
 UNKNOWN_KIND = Kind.FUNCTION
+# How much of a line that is not a message a ProtocolError quotes.
+_QUOTED_CHARS = 80
 
 
 class ProtocolError(ValueError):
@@ -190,13 +192,13 @@ def decode(line: str) -> Message:
     try:
         d = json.loads(line)
     except ValueError as exc:
-        raise ProtocolError(f"not JSON: {line[:80]!r}") from exc
+        raise ProtocolError(f"not JSON: {line[:_QUOTED_CHARS]!r}") from exc
     if not isinstance(d, dict):
-        raise ProtocolError(f"not a JSON object: {line[:80]!r}")
+        raise ProtocolError(f"not a JSON object: {line[:_QUOTED_CHARS]!r}")
     tag = ("op", d["op"]) if "op" in d else ("ev", d.get("ev"))
     cls = _TYPES.get(tag) if isinstance(tag[1], str) else None
     if cls is None:
-        raise ProtocolError(f"unknown message: {line[:80]!r}")
+        raise ProtocolError(f"unknown message: {line[:_QUOTED_CHARS]!r}")
     try:
         return _message(cls, d)
     except (KeyError, TypeError, ValueError) as exc:

@@ -35,6 +35,7 @@ COLUMNS = {
 # Checks shown in the same column (elementwise and non-elementwise finite differences).
 COLUMN_OF = {"gradient_vs_fd": "vs_fd", "vjp_vs_fd": "vs_fd"}
 STYLES = {PASS: "green", WARN: "yellow", FAIL: "red", ERROR: "bold red", SKIP: "dim"}
+# Columns when stdout is not a terminal (CI logs, files): wide enough for a table row on one line.
 NON_TTY_WIDTH = 200
 
 
