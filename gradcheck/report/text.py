@@ -22,16 +22,7 @@ from . import total_time
 
 # The checks that get a column (name -> header); any other check shows up in the verdict
 # message and, with -v, in the per-check lines.
-COLUMNS = {
-    "forward": "forward",
-    "gradient": "gradient",
-    "upstream": "upstream",
-    "custom_vs_autodiff": "custom/auto",
-    "vs_fd": "vs FD",
-    "weights": "weights",
-    "graph": "graph",
-    "stability": "stability",
-}
+HEADERS = {"custom_vs_autodiff": "custom/auto", "vs_fd": "vs FD"}
 # Checks shown in the same column (elementwise and non-elementwise finite differences).
 COLUMN_OF = {"gradient_vs_fd": "vs_fd", "vjp_vs_fd": "vs_fd"}
 STYLES = {PASS: "green", WARN: "yellow", FAIL: "red", ERROR: "bold red", SKIP: "dim"}
@@ -77,6 +68,22 @@ def summary_line(report: Report) -> str:
     line = ", ".join(parts)
     seconds = total_time(report)
     return line if seconds is None else f"{line} in {seconds:.1f} s"
+
+
+def check_columns(report: Report) -> list[str]:
+    """One column per check, in the order the checks ran (the pipeline's list): the results'
+    own orders merged, each new name placed after the name it follows in its result."""
+    columns: list[str] = []
+    for r in report.results:
+        before = -1
+        for c in r.checks:
+            name = COLUMN_OF.get(c.name, c.name)
+            if name in columns:
+                before = max(before, columns.index(name))
+            else:
+                before += 1
+                columns.insert(before, name)
+    return columns
 
 
 class TextFormatter:
@@ -132,13 +139,12 @@ class TextFormatter:
         line(Text(summary_line(report), style=f"bold {style}"))
 
     def _table(self, report: Report) -> Table:
-        present = {COLUMN_OF.get(c.name, c.name) for r in report.results for c in r.checks}
-        columns = [name for name in COLUMNS if name in present]
+        columns = check_columns(report)
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         table.add_column("activation", overflow="fold")
         table.add_column("kind", no_wrap=True)
         for name in columns:
-            table.add_column(COLUMNS[name], no_wrap=True)
+            table.add_column(HEADERS.get(name, name), no_wrap=True)
         table.add_column("max error", justify="right", no_wrap=True)
         table.add_column("worst x", justify="right", no_wrap=True)
         table.add_column("verdict", no_wrap=True)
