@@ -19,6 +19,8 @@ import hashlib
 import os
 import re
 import textwrap
+from dataclasses import dataclass
+from typing import Any
 
 INSTALL_HINT = "--plot needs matplotlib: pip install 'gradcheck[plot]'"
 SIZE_PX = (1000, 700)
@@ -81,12 +83,22 @@ def title_of(result, width: int = 110) -> str:
     return "\n".join(textwrap.wrap(text, width=width, max_lines=2, placeholder=" …"))
 
 
-def write_plot(curves, result, plot_dir) -> str:
-    """Draw ``curves`` (a ``check.Curves``) for ``result`` (an ``ActivationResult``) into
-    ``plot_dir`` (created if needed); return the PNG's path."""
-    import numpy as np
+@dataclass(frozen=True)
+class _Series:
+    """The curves as float arrays of one length (None where missing or misshapen)."""
 
-    Figure, FigureCanvasAgg = _matplotlib()
+    x: Any
+    keep: Any  # x is finite: an x that is not finite cannot be placed at all
+    y: Any
+    grad: Any
+    autodiff: Any
+    fd: Any
+    failing: Any
+    kinks: list
+
+
+def _series_of(curves) -> _Series:
+    import numpy as np
 
     x = np.asarray(curves.x, dtype=float).ravel()
     n = x.size
@@ -102,18 +114,46 @@ def write_plot(curves, result, plot_dir) -> str:
     failing = None if failing is None else np.asarray(failing, dtype=bool).ravel()
     if failing is not None and failing.size != n:
         failing = None
-    keep = np.isfinite(x)  # an x that is not finite cannot be placed at all
     kinks = [float(k) for k in (getattr(curves, "kinks", None) or ()) if np.isfinite(k)]
+    return _Series(x, np.isfinite(x), y, grad, autodiff, fd, failing, kinks)
 
+
+def write_plot(curves, result, plot_dir) -> str:
+    """Draw ``curves`` (a ``verify.Curves``) for ``result`` (an ``ActivationResult``) into
+    ``plot_dir`` (created if needed); return the PNG's path."""
+    Figure, FigureCanvasAgg = _matplotlib()
+    d = _series_of(curves)
     fig = Figure(figsize=(SIZE_PX[0] / DPI, SIZE_PX[1] / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax_f, ax_g = fig.subplots(2, 1, sharex=True)
     fig.suptitle(title_of(result), fontsize=12, color=STATUS_COLORS.get(result.status, "black"))
+    _draw_function(ax_f, d, result)
+    _draw_gradients(ax_g, d)
+    for ax in (ax_f, ax_g):
+        ax.grid(True, color="#d0d7de", lw=0.6)
+        if ax.get_legend_handles_labels()[0]:  # outside, right: never hides the data
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9,
+                      frameon=False)
+    if d.keep.any():
+        lo, hi = float(d.x[d.keep].min()), float(d.x[d.keep].max())
+        if hi > lo:
+            ax_g.set_xlim(lo, hi)
+    where = result.id if len(result.id) <= 150 else "…" + result.id[-149:]
+    ax_f.text(0.0, 1.02, f"{where}  ({result.kind})", transform=ax_f.transAxes, fontsize=8,
+              color="#57606a", ha="left", va="bottom")
+    os.makedirs(plot_dir, exist_ok=True)
+    path = os.path.join(os.fspath(plot_dir), plot_filename(result.id))
+    fig.savefig(path, format="png", dpi=DPI)
+    return path
 
-    # -- top: the function --------------------------------------------------------------
-    # Not elementwise (softmax, norms): an output depends on its whole row, not only on x,
-    # so the points are not a curve: show them as dots, and no gradient panel.
-    pointwise = getattr(result, "elementwise", None) is not False and not (grad is None and fd is None)
+
+def _draw_function(ax_f, d: _Series, result) -> None:
+    """Top panel: the function. Not elementwise (softmax, norms): an output depends on its
+    whole row, not only on x, so the points are not a curve: dots, and no gradient panel."""
+    import numpy as np
+
+    x, keep, y = d.x, d.keep, d.y
+    pointwise = getattr(result, "elementwise", None) is not False and not (d.grad is None and d.fd is None)
     if y is not None and pointwise:
         ax_f.plot(x[keep], np.ma.masked_invalid(y[keep]), color="#0969da", lw=1.6, label="f(x)")
     elif y is not None:
@@ -123,9 +163,15 @@ def write_plot(curves, result, plot_dir) -> str:
         _mark_non_finite(ax_f, x[keep], y[keep], "f(x) NaN/inf")
         _set_ylim(ax_f, [y[keep]])
     ax_f.set_ylabel("f(x)")
-    _kinks(ax_f, kinks, label=True)
+    _kinks(ax_f, d.kinks, label=True)
 
-    # -- bottom: the gradients ----------------------------------------------------------
+
+def _draw_gradients(ax_g, d: _Series) -> None:
+    """Bottom panel: the gradient training uses, autodiff of the forward, finite differences,
+    and crosses where the gradient was judged wrong."""
+    import numpy as np
+
+    x, keep, grad, fd, failing = d.x, d.keep, d.grad, d.fd, d.failing
     drawn = []
     # Passing: the references are a wide pale band under the gradient. Failing: the
     # gradient may be noise (a VJP that ignores dy), so the references go on top of it.
@@ -137,53 +183,41 @@ def write_plot(curves, result, plot_dir) -> str:
             ax_g.plot(x[keep], np.ma.masked_invalid(fd[keep]), color="#24292f", lw=1.3,
                       label="finite differences", zorder=4)
         drawn.append(fd[keep])
-    if autodiff is not None:
-        ax_g.plot(x[keep], np.ma.masked_invalid(autodiff[keep]), color="#bf8700", lw=1.6, ls=(0, (5, 3)),
+    if d.autodiff is not None:
+        ax_g.plot(x[keep], np.ma.masked_invalid(d.autodiff[keep]), color="#bf8700", lw=1.6, ls=(0, (5, 3)),
                   label="autodiff of the forward", zorder=4.5)
-        drawn.append(autodiff[keep])
+        drawn.append(d.autodiff[keep])
     if grad is not None:
         ax_g.plot(x[keep], np.ma.masked_invalid(grad[keep]), color="#0969da", lw=1.0 if wrong else 1.4,
                   alpha=0.8 if wrong else 1.0, label="gradient used in training", zorder=3)
         _mark_non_finite(ax_g, x[keep], grad[keep], "gradient NaN/inf")
         drawn.append(grad[keep])
         if wrong:
-            bad = failing & keep
-            at = np.where(np.isfinite(grad), grad, fd if fd is not None else np.nan)[bad]
-            xs = x[bad][np.isfinite(at)]
-            at = at[np.isfinite(at)]
-            if xs.size > MAX_MARKERS:  # a cross per point would bury the curves: thin them out evenly
-                pick = np.unique(np.linspace(0, xs.size - 1, MAX_MARKERS).round().astype(int))
-                xs, at = xs[pick], at[pick]
-            ax_g.plot(xs, at, "x", color="#cf222e", ms=6, mew=1.4, zorder=3.5,
-                      label=f"gradient wrong ({int(bad.sum())} of {int(keep.sum())} points)")
+            _mark_wrong(ax_g, d)
     if drawn:
         _set_ylim(ax_g, drawn)
     else:
         why = ("not elementwise: the gradient was checked as a vector-Jacobian product, not drawn"
-               if y is not None else "no gradient to draw")
+               if d.y is not None else "no gradient to draw")
         ax_g.text(0.5, 0.5, why, transform=ax_g.transAxes, ha="center", va="center", color="#57606a")
         ax_g.set_yticks([])
     ax_g.set_ylabel("df/dx")
     ax_g.set_xlabel("x")
-    _kinks(ax_g, kinks, label=False)
+    _kinks(ax_g, d.kinks, label=False)
 
-    for ax in (ax_f, ax_g):
-        ax.grid(True, color="#d0d7de", lw=0.6)
-        if ax.get_legend_handles_labels()[0]:  # outside, right: never hides the data
-            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9,
-                      frameon=False)
-    if keep.any():
-        lo, hi = float(x[keep].min()), float(x[keep].max())
-        if hi > lo:
-            ax_g.set_xlim(lo, hi)
-    where = result.id if len(result.id) <= 150 else "…" + result.id[-149:]
-    ax_f.text(0.0, 1.02, f"{where}  ({result.kind})", transform=ax_f.transAxes, fontsize=8,
-              color="#57606a", ha="left", va="bottom")
 
-    os.makedirs(plot_dir, exist_ok=True)
-    path = os.path.join(os.fspath(plot_dir), plot_filename(result.id))
-    fig.savefig(path, format="png", dpi=DPI)
-    return path
+def _mark_wrong(ax_g, d: _Series) -> None:
+    import numpy as np
+
+    bad = d.failing & d.keep
+    at = np.where(np.isfinite(d.grad), d.grad, d.fd if d.fd is not None else np.nan)[bad]
+    xs = d.x[bad][np.isfinite(at)]
+    at = at[np.isfinite(at)]
+    if xs.size > MAX_MARKERS:  # a cross per point would bury the curves: thin them out evenly
+        pick = np.unique(np.linspace(0, xs.size - 1, MAX_MARKERS).round().astype(int))
+        xs, at = xs[pick], at[pick]
+    ax_g.plot(xs, at, "x", color="#cf222e", ms=6, mew=1.4, zorder=3.5,
+              label=f"gradient wrong ({int(bad.sum())} of {int(d.keep.sum())} points)")
 
 
 def _mark_non_finite(ax, x, v, label):
