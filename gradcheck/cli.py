@@ -7,8 +7,11 @@ instant, and the runner/reporters are imported only when a run starts.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
+from dataclasses import replace
 
 import click
 
@@ -114,16 +117,43 @@ def gradcheck(ctx, targets, format, samples, range, seed, timeout, rtol, atol, j
     if plot is not None:  # once, up front, rather than a note on every activation's result
         _require_plotting(ctx)
 
-    from .runner import run
+    from .runner import Interrupted, run
 
     started = time.perf_counter()
-    with _progress(enabled=format == "text" and verbosity >= 0 and _is_tty(sys.stderr)) as on_event:
-        report = run(job_list, settings, jobs_n=jobs, overrides=ctx.meta.get("gradcheck.overrides"),
-                     plot_dir=plot, on_event=on_event, show_worker_output=verbosity >= 2,
-                     only_tf_modules=only_tf_modules)
+    try:
+        with _signals_interrupt(), \
+                _progress(enabled=format == "text" and verbosity >= 0 and _is_tty(sys.stderr)) as on_event:
+            report = run(job_list, settings, jobs_n=jobs, overrides=ctx.meta.get("gradcheck.overrides"),
+                         plot_dir=plot, on_event=on_event, show_worker_output=verbosity >= 2,
+                         only_tf_modules=only_tf_modules)
+    except Interrupted as stopped:  # every worker is gone; show what was checked before the signal
+        report = replace(stopped.report, interrupted=stopped.signum)
     report = _completed(report, settings, time.perf_counter() - started)
     _write(report, format, verbosity)
     return report.exit_code
+
+
+class _signals_interrupt:
+    """While checks run, SIGTERM and SIGHUP (a cancelled CI job, a closed terminal) stop the
+    run like Ctrl-C: the runner kills every worker and the results so far are reported."""
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+    def __enter__(self):
+        from .runner import Interrupted
+
+        def stop(signum, frame):
+            raise Interrupted(signum)
+
+        self.saved = {}
+        if threading.current_thread() is threading.main_thread():
+            self.saved = {s: signal.signal(s, stop) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self.saved.items():
+            signal.signal(s, handler)
+        return False
 
 
 def _expand(ctx, targets, exclude):
@@ -151,7 +181,6 @@ RUN_SETTINGS = ("samples", "range", "seed", "timeout", "rtol", "atol", "stabilit
 def _completed(report, settings, elapsed: float):
     """``report`` with what the runner may have left out: the run's settings (the JSON shows
     them) and the total time (the text summary shows it)."""
-    from dataclasses import replace
 
     effective = {k: v for k, v in settings.to_dict().items() if k in RUN_SETTINGS}
     report = replace(report, settings={**effective, **report.settings})

@@ -6,22 +6,34 @@ Supervisor -> worker, on the worker's stdin::
     {"op": "load", "file": F, "names": [N, ...] | null, "settings": Settings.to_dict(),
      "overrides": {glob: {option: value}}, "plot_dir": D | null, "only_tf_modules": bool}  Load
     {"op": "check", "name": N}                                                             Check
+    {"op": "next"}                                                                         Next
     {"op": "exit"}                                                                         Exit
 
 Worker -> supervisor, on a private copy of the worker's stdout (fd 1 itself goes to stderr,
 so nothing the user's code prints can be mistaken for a message)::
 
     {"ev": "ready", "tf_import_s": t, "preload_error": null | "one line",
-     "preload_detail": null | "traceback"}                                                 Ready
+     "preload_detail": null | "traceback", "pid": P | null}                                Ready
     {"ev": "loaded", "file": F, "names": [N, ...], "load_s": t,
      "activations": [{"name": N, "kind": K, "timeout": s | null}, ...]}                    Loaded
     {"ev": "load_error", "error": LoadError.to_dict()}                                     LoadFailed
     {"ev": "result", "result": ActivationResult.to_dict()}                                 Result
+    {"ev": "exited", "pid": P, "status": S}                                                Exited
 
-The conversation: the worker sends Ready once TensorFlow and gradcheck's pipeline are
-imported (``preload_error`` set if the pipeline could not be: the supervisor then treats the
-worker as one that failed to start). Each Load is answered by Loaded or LoadFailed, each
-Check by one Result; Exit ends the worker.
+The worker is a fork server (:mod:`gradcheck.worker`): one process imports TensorFlow and
+gradcheck's pipeline once, then forks a fresh child for each file, so that nothing one
+file's code did (modules, sys.path, the working directory, TensorFlow's and Keras's global
+settings) reaches the next file's verdict. The children take turns on the same pipes.
+
+The conversation: a child sends Ready (with its ``pid``: its process group, to kill on a
+timeout) once it is ready to work; ``preload_error`` is set if the pipeline could not be
+imported (the supervisor then treats the worker as one that failed to start). Each Load is
+answered by Loaded or LoadFailed, each Check by one Result. Next ends the child (one file
+per child); when a child has ended, for whatever reason (Next, a crash, a kill), the fork
+server sends Exited with its wait status (``os.waitstatus_to_exitcode``: negative for a
+signal), and the next child sends Ready. Exit ends the child and the server. A worker
+without a fork server (Ready without ``pid``) serves every file itself and never sends
+Exited.
 
 ``names`` in Loaded is what the supervisor should ask for, in discovery order; names asked
 for but not found come last, are listed with kind :data:`UNKNOWN_KIND`, and answer Check
@@ -75,6 +87,11 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Next:
+    """This child is done: exit, and let a fresh one take the next file."""
+
+
+@dataclass(frozen=True)
 class Exit:
     """Stop the worker."""
 
@@ -88,6 +105,7 @@ class Ready:
     tf_import_s: float | None = None
     preload_error: str | None = None
     preload_detail: str | None = None
+    pid: int | None = None  # the child that will answer (its own process group); None: no fork server
 
 
 @dataclass(frozen=True)
@@ -123,13 +141,23 @@ class Result:
     result: ActivationResult
 
 
-Command = Union[Load, Check, Exit]
-Event = Union[Ready, Loaded, LoadFailed, Result]
+@dataclass(frozen=True)
+class Exited:
+    """From the fork server: the child ``pid`` has ended with ``status`` (an exit code, or
+    minus the signal that killed it)."""
+
+    pid: int
+    status: int
+
+
+Command = Union[Load, Check, Next, Exit]
+Event = Union[Ready, Loaded, LoadFailed, Result, Exited]
 Message = Union[Command, Event]
 
 _TAGS: dict[type, tuple[str, str]] = {
-    Load: ("op", "load"), Check: ("op", "check"), Exit: ("op", "exit"),
+    Load: ("op", "load"), Check: ("op", "check"), Next: ("op", "next"), Exit: ("op", "exit"),
     Ready: ("ev", "ready"), Loaded: ("ev", "loaded"), LoadFailed: ("ev", "load_error"), Result: ("ev", "result"),
+    Exited: ("ev", "exited"),
 }
 _TYPES = {tag: cls for cls, tag in _TAGS.items()}
 
@@ -143,7 +171,7 @@ def _fields(msg: Message) -> dict[str, Any]:
         return {"name": msg.name}
     if isinstance(msg, Ready):
         return {"tf_import_s": msg.tf_import_s, "preload_error": msg.preload_error,
-                "preload_detail": msg.preload_detail}
+                "preload_detail": msg.preload_detail, "pid": msg.pid}
     if isinstance(msg, Loaded):
         return {"file": msg.file, "names": list(msg.names), "load_s": msg.load_s,
                 "activations": [{"name": a.name, "kind": Kind(a.kind).value, "timeout": a.timeout}
@@ -152,7 +180,9 @@ def _fields(msg: Message) -> dict[str, Any]:
         return {"error": msg.error.to_dict()}
     if isinstance(msg, Result):
         return {"result": msg.result.to_dict()}
-    return {}  # Exit
+    if isinstance(msg, Exited):
+        return {"pid": msg.pid, "status": msg.status}
+    return {}  # Next, Exit
 
 
 def _message(cls: type, d: dict[str, Any]) -> Message:
@@ -163,7 +193,7 @@ def _message(cls: type, d: dict[str, Any]) -> Message:
     if cls is Check:
         return Check(d["name"])
     if cls is Ready:
-        return Ready(d.get("tf_import_s"), d.get("preload_error"), d.get("preload_detail"))
+        return Ready(d.get("tf_import_s"), d.get("preload_error"), d.get("preload_detail"), d.get("pid"))
     if cls is Loaded:
         infos = tuple(ActivationInfo(a["name"], Kind(a["kind"]), a.get("timeout")) for a in d.get("activations") or ())
         return Loaded(d["file"], tuple(d["names"]), d.get("load_s") or 0.0, infos)
@@ -171,7 +201,9 @@ def _message(cls: type, d: dict[str, Any]) -> Message:
         return LoadFailed(LoadError.from_dict(d["error"]))
     if cls is Result:
         return Result(ActivationResult.from_dict(d["result"]))
-    return Exit()
+    if cls is Exited:
+        return Exited(int(d["pid"]), int(d["status"]))
+    return cls()  # Next, Exit
 
 
 def _jsonable(obj):

@@ -120,6 +120,7 @@ class Report:
     errors: tuple[LoadError, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
     timings: tuple[tuple[str, float], ...] = ()
+    interrupted: int | None = None  # the signal that stopped the run early (results are partial)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -130,8 +131,23 @@ class Report:
         return counts
 
     @property
+    def interrupted_by(self) -> str | None:
+        """The name of the signal that stopped the run ("SIGTERM"), or None."""
+        if self.interrupted is None:
+            return None
+        import signal
+
+        try:
+            return signal.Signals(self.interrupted).name
+        except ValueError:
+            return f"signal {self.interrupted}"
+
+    @property
     def exit_code(self) -> int:
-        """0: all checked activations passed (warnings allowed) or none found; 1 otherwise."""
+        """0: all checked activations passed (warnings allowed) or none found; 1 otherwise;
+        128 + the signal when the run was interrupted (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)."""
+        if self.interrupted is not None:
+            return 128 + self.interrupted
         if self.errors:
             return 1
         if any(r.status in (FAIL, ERROR) for r in self.results):

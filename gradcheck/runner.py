@@ -1,9 +1,11 @@
 """The supervisor: runs checks in worker processes so that user code can never take us down.
 
-Each of up to ``jobs_n`` slots drives one ``python -m gradcheck.worker`` process (protocol
-in :mod:`gradcheck.protocol`) through the jobs it pulls from a shared queue. A hang past the
-timeout or a crash costs that one activation an ``error`` result; a fresh worker reloads
-the file and goes on with the rest. No TensorFlow here: importing this module is cheap.
+Each of up to ``jobs_n`` slots drives one worker (:mod:`gradcheck.worker`: a fork server
+that gives each file a fresh child process; protocol in :mod:`gradcheck.protocol`) through
+the jobs it pulls from a shared queue. A hang past the timeout or a crash costs that one
+activation an ``error`` result; a fresh child reloads the file and goes on with the rest.
+Every worker process dies with the run: killed at the end, on Ctrl-C or SIGTERM, and by its
+own lifeline if this process dies. No TensorFlow here: importing this module is cheap.
 """
 
 from __future__ import annotations
@@ -11,16 +13,18 @@ from __future__ import annotations
 import collections
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .discover import Kind
-from .protocol import (UNKNOWN_KIND, ActivationInfo, Check, Command, Event, Exit, Load, Loaded, LoadFailed,
+from .protocol import (UNKNOWN_KIND, ActivationInfo, Check, Command, Event, Exited, Load, Loaded, LoadFailed, Next,
                        ProtocolError, Ready, Result, decode, encode)
 from .results import ActivationResult, LoadError, Report, activation_id
 from .settings import Settings
@@ -36,7 +40,12 @@ _EOF = object()
 
 
 class _Died(Exception):
-    """The worker exited or closed its protocol channel."""
+    """The worker's child ended (``status``: its exit code, or minus a signal), or the whole
+    worker exited or closed its protocol channel (``status`` None)."""
+
+    def __init__(self, status: int | None = None):
+        super().__init__(status)
+        self.status = status
 
 
 class _TimedOut(Exception):
@@ -74,32 +83,66 @@ ALLOCATOR_ENV = {
 }
 
 
-def _worker_env() -> dict:
+# The worker's command line: the cwd (sys.path[0] of -c) is dropped before anything is
+# imported, so a gradcheck.py, random.py or typing.py in the user's folder cannot shadow ours.
+BOOTSTRAP = ("import sys\n"
+             "if sys.path and sys.path[0] in ('', '.'):\n"
+             "    del sys.path[0]\n"
+             "from gradcheck.worker import main\n"
+             "main()\n")
+
+
+def _worker_env(lifeline: int, tmpdir: str | None, max_memory: int | None) -> dict:
+    from .worker import LIFELINE_ENV, MAX_MEMORY_ENV
+
     env = {**ALLOCATOR_ENV, **os.environ}
     # Make sure the worker imports this very gradcheck, even from an uninstalled source tree.
     root = str(Path(__file__).resolve().parent.parent)
     if Path(root).name not in ("site-packages", "dist-packages"):
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in the user's folders
+    env[LIFELINE_ENV] = str(lifeline)
+    if tmpdir is not None:  # TensorFlow's AutoGraph files and the user's temp files, removed with the run
+        env["TMPDIR"] = tmpdir
+    if max_memory is not None:
+        env[MAX_MEMORY_ENV] = str(int(max_memory))
+    else:
+        env.pop(MAX_MEMORY_ENV, None)
     return env
 
 
 class _WorkerProcess:
-    """One worker process and the threads draining its pipes."""
+    """One worker (the fork server and its current child) and the threads draining its pipes."""
 
-    def __init__(self, number: int, python: str, show_output: bool):
+    def __init__(self, number: int, python: str, show_output: bool, tmpdir: str | None = None,
+                 max_memory: int | None = None):
         self.number = number
         self.show_output = show_output
         self.killed = False
+        self.child: int | None = None  # pid (and process group) of the child working now
+        self.forks = False  # a fork server: a fresh child per file (a worker without one serves them all)
+        self.ready_due = True  # a Ready is on its way: the first, or the next child's
         self._reap_lock = threading.Lock()
         self.lines: queue.Queue = queue.Queue()
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
-        self.proc = subprocess.Popen(
-            [python, "-m", "gradcheck.worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, encoding="utf-8", errors="replace", bufsize=1,
-            start_new_session=True,  # its own process group: one killpg takes user children too
-            env=_worker_env(),
-        )
+        # The lifeline: only this process holds the write end. Closing it, or dying, gives
+        # every process of the worker EOF, and each kills its own process group.
+        lifeline, self._lifeline = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [python, "-c", BOOTSTRAP],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, encoding="utf-8", errors="replace", bufsize=1,
+                start_new_session=True,  # its own process group: one killpg takes user children too
+                pass_fds=(lifeline,), env=_worker_env(lifeline, tmpdir, max_memory),
+            )
+        except BaseException:
+            os.close(self._lifeline)
+            raise
+        finally:
+            os.close(lifeline)
+        # the worker's output pipes, as /proc names them: whoever holds them is the worker's
+        self._pipes = {f"pipe:[{os.fstat(f.fileno()).st_ino}]" for f in (self.proc.stdout, self.proc.stderr)}
         self._threads = [
             threading.Thread(target=self._read_stdout, daemon=True),
             threading.Thread(target=self._read_stderr, daemon=True),
@@ -149,8 +192,34 @@ class _WorkerProcess:
                 msg = decode(line)
             except ProtocolError:
                 continue  # cannot happen with the private channel; never fatal
+            if isinstance(msg, Exited) and Exited not in wanted:  # the child we talk to is gone
+                self.child, self.ready_due = None, True
+                raise _Died(msg.status)
             if not wanted or isinstance(msg, wanted):
                 return msg
+
+    def await_ready(self, timeout: float) -> Ready:
+        """The Ready of the child that takes the next file (skipping the end of the last one)."""
+        while True:
+            msg = self.receive(timeout, Ready, Exited)
+            if isinstance(msg, Ready):
+                self.forks, self.child, self.ready_due = msg.pid is not None, msg.pid, False
+                return msg
+
+    def next_file(self) -> None:
+        """Done with this file: its child exits, a fresh one takes the next (fork server)."""
+        if self.forks and not self.ready_due:
+            self.send(Next())
+            self.child, self.ready_due = None, True
+
+    def kill_child(self) -> bool:
+        """Kill the child working now (a hang) and what it started; False if that means
+        killing the whole worker (no fork server)."""
+        if not self.forks or self.child is None:
+            return False
+        _killpg(self.child)
+        self.child, self.ready_due = None, True
+        return True
 
     def _exited(self, timeout: float) -> bool:
         """Wait for the worker to exit *without reaping it*, so its group id stays ours."""
@@ -174,8 +243,10 @@ class _WorkerProcess:
                     pass
             return self.proc.wait()
 
-    def death(self) -> str:
-        """Why the worker is gone; reaps it and whatever it left in its group."""
+    def death(self, died: _Died) -> str:
+        """Why the child (or the whole worker) is gone; reaps a dead worker and its group."""
+        if died.status is not None:
+            return _describe_exit(died.status)
         exited = self._exited(EXIT_TIMEOUT)
         rc = self._kill_group_and_reap()
         return _describe_exit(rc if exited else None)
@@ -185,25 +256,68 @@ class _WorkerProcess:
         return "\n".join(self.stderr_tail) or None
 
     def kill(self) -> None:
-        """Kill the whole process group and reap the worker. Safe to call more than once."""
-        self.killed = True
-        self._kill_group_and_reap()
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            try:
-                stream.close()
-            except (OSError, ValueError):
+        """Kill the whole worker and reap it. Safe to call more than once, from any thread."""
+        with self._reap_lock:
+            first, self.killed = not self.killed, True
+            lifeline, self._lifeline = self._lifeline, None
+        if lifeline is not None:
+            os.close(lifeline)  # the server kills every process below it, then exits
+        if self.child is not None:
+            _killpg(self.child)
+        if self.forks and first:
+            try:  # let it clean up (milliseconds); kill it if it cannot
+                self.proc.wait(timeout=EXIT_TIMEOUT)
+            except subprocess.TimeoutExpired:
                 pass
+        self._kill_group_and_reap()
+        if first:
+            _kill_holders(self._pipes)
+        try:
+            self.proc.stdin.close()
+        except (OSError, ValueError):
+            pass
+        # Not stdout/stderr: closing a pipe another thread is reading waits for that read to end.
         for t in self._threads:
             t.join(timeout=JOIN_TIMEOUT)
 
     def close(self) -> None:
-        """Ask politely, then make sure (the group may hold children the user started)."""
-        try:
-            self.send(Exit())
-            self.receive(EXIT_TIMEOUT)  # returns at EOF, i.e. when the worker exits
-        except (_Died, _TimedOut):
-            pass
+        """End the worker: nothing is left to flush (every result was sent), so it is killed,
+        with whatever the user's code left running."""
         self.kill()
+
+
+def _kill_holders(pipes: set[str]) -> None:
+    """Kill the processes that still hold one of ``pipes`` (``pipe:[inode]``, as /proc shows
+    them): the user's code started them in a session of their own, out of the worker's
+    process groups, and the run would otherwise wait for them (Linux; elsewhere a no-op)."""
+    me = os.getpid()
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != me]
+    except OSError:
+        return
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:  # gone, or not ours to look at
+            continue
+        for fd in fds:
+            try:
+                held = os.readlink(f"/proc/{pid}/fd/{fd}") in pipes
+            except OSError:
+                continue
+            if held:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                break
+
+
+def _killpg(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 @dataclass
@@ -227,7 +341,7 @@ class _JobState:
 
 class _Run:
     def __init__(self, jobs, settings: Settings, jobs_n, overrides, plot_dir, show_output, python,
-                 only_tf_modules=False):
+                 only_tf_modules=False, max_memory=None):
         self.jobs = list(jobs)
         self.only_tf_modules = bool(only_tf_modules)
         self.settings = settings
@@ -250,23 +364,32 @@ class _Run:
         self.live: set[_WorkerProcess] = set()
         self.started = 0
         self.failure: BaseException | None = None
+        self.max_memory = max_memory
+        self.tmpdir: str | None = None  # the workers' TMPDIR, removed with the run
 
     # -- worker lifecycle -----------------------------------------------------------------
     def start_worker(self) -> _WorkerProcess:
-        """A worker that has imported TensorFlow and gradcheck's pipeline; raises _StartFailed."""
+        """A new worker (its first child's Ready is awaited in ``ready``)."""
         with self.lock:
             if self.stop.is_set():
                 raise _Stopped
             self.started += 1
-            w = _WorkerProcess(self.started, self.python, self.show_output)
+            w = _WorkerProcess(self.started, self.python, self.show_output, self.tmpdir, self.max_memory)
             self.live.add(w)
+        return w
+
+    def ready(self, w: _WorkerProcess | None) -> _WorkerProcess:
+        """``w`` (or a new worker) with a fresh child ready for a file; raises _StartFailed."""
+        w = w or self.start_worker()
+        if not w.ready_due:
+            return w
         try:
-            ready = w.receive(READY_TIMEOUT, Ready)
+            ready = w.await_ready(READY_TIMEOUT)
         except _TimedOut:
             self.discard(w)
             raise _StartFailed(f"timed out after {_fmt_s(READY_TIMEOUT)} while importing tensorflow", None)
-        except _Died:
-            why = w.death()
+        except _Died as died:
+            why = w.death(died)
             words = w.last_words()
             self.discard(w)
             last = words.splitlines()[-1].strip() if words else ""
@@ -314,21 +437,30 @@ class _Run:
             self.discard(w)
 
     def run_job(self, w, index, job):
-        """Check every activation of one job; returns the (live or None) worker for the next job."""
+        """Check every activation of one job, each file in a fresh child; returns the (live or
+        None) worker for the next job."""
         state = _JobState(index, job.file, None if job.names is None else list(job.names))
         while not state.loaded or state.pending:
-            if w is None:
-                try:
-                    w = self.start_worker()
-                except _StartFailed as exc:
-                    if state.loaded:
-                        self.give_up(state, exc.message)
-                    else:
-                        self.load_error(state, exc.message, exc.detail)
-                    return None
-            if not self.load(w, state):
-                return None if w.killed else w
+            try:
+                w = self.ready(w)
+            except _StartFailed as exc:
+                if state.loaded:
+                    self.give_up(state, exc.message)
+                else:
+                    self.load_error(state, exc.message, exc.detail)
+                return None
+            loaded = self.load(w, state)
+            if w.killed:
+                return None
+            if not loaded:
+                break
             w = self.check_pending(w, state)
+        if w is not None and not w.killed:
+            try:
+                w.next_file()
+            except _Died:
+                self.discard(w)
+                return None
         return w
 
     def load(self, w: _WorkerProcess, state: _JobState) -> bool:
@@ -339,13 +471,15 @@ class _Run:
             w.send(Load(state.file, pending, self.settings, self.overrides, self.plot_dir, self.only_tf_modules))
             msg = w.receive(self.settings.timeout + GRACE, Loaded, LoadFailed)
         except _TimedOut:
-            self.discard(w)
+            if not w.kill_child():
+                self.discard(w)
             self.load_failed(state, f"timed out after {_fmt_s(self.settings.timeout)} while importing", None)
             return False
-        except _Died:
-            why = f"crashed while importing: {w.death()}"
+        except _Died as died:
+            why = f"crashed while importing: {w.death(died)}"
             words = w.last_words()
-            self.discard(w)
+            if died.status is None:
+                self.discard(w)
             self.load_failed(state, why, words)
             return False
         if isinstance(msg, LoadFailed):
@@ -393,16 +527,20 @@ class _Run:
                 w.send(Check(name))
                 msg = w.receive(timeout + GRACE, Result)
             except _TimedOut:
-                self.discard(w)
+                if not w.kill_child():
+                    self.discard(w)
+                    w = None
                 self.record_error(state, state.pending.pop(0), f"timed out after {_fmt_s(timeout)}")
-                return None
-            except _Died:
-                why = w.death()
-                self.discard(w)
+                return w
+            except _Died as died:
+                why = w.death(died)
+                if died.status is None:
+                    self.discard(w)
+                    w = None
                 if self.stop.is_set():
                     raise _Stopped from None
                 self.record_error(state, state.pending.pop(0), f"worker crashed: {why}")
-                return None
+                return w
             state.pending.pop(0)
             self.record(state, msg.result)
         return w
@@ -411,27 +549,36 @@ class _Run:
     def __call__(self, on_event) -> Report:
         threads = [threading.Thread(target=self.slot, daemon=True, name=f"gradcheck-slot-{i}")
                    for i in range(self.jobs_n)]
+        self.tmpdir = tempfile.mkdtemp(prefix="gradcheck-")
         try:
             for t in threads:
                 t.start()
-            while True:
-                alive = any(t.is_alive() for t in threads)
-                try:
-                    kind, payload = self.events.get(timeout=EVENT_POLL_S)
-                except queue.Empty:
-                    if not alive:
-                        break
-                    continue
-                if on_event is not None:
-                    on_event(kind, payload)
-        except BaseException:  # Ctrl-C, or on_event raised
+            self.relay(threads, on_event)
+        except BaseException as exc:  # Ctrl-C, SIGTERM/SIGHUP (Interrupted), or on_event raised
             self.kill_all()
             for t in threads:
                 t.join(timeout=EXIT_TIMEOUT)
+            if isinstance(exc, KeyboardInterrupt):
+                raise Interrupted(getattr(exc, "signum", signal.SIGINT), self.report()) from None
             raise
+        finally:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
         if self.failure is not None:
             raise self.failure
         return self.report()
+
+    def relay(self, threads, on_event) -> None:
+        """Hand the slots' events to ``on_event`` on this thread until every slot is done."""
+        while True:
+            alive = any(t.is_alive() for t in threads)
+            try:
+                kind, payload = self.events.get(timeout=EVENT_POLL_S)
+            except queue.Empty:
+                if not alive:
+                    return
+                continue
+            if on_event is not None:
+                on_event(kind, payload)
 
     def report(self) -> Report:
         order = range(len(self.jobs))
@@ -447,6 +594,15 @@ class _Run:
         )
 
 
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (``signum``: SIGINT, SIGTERM, SIGHUP) after every worker
+    was killed; ``report`` holds the results received until then."""
+
+    def __init__(self, signum: int = signal.SIGINT, report: Report | None = None):
+        super().__init__(signum)
+        self.signum, self.report = int(signum), report
+
+
 class _StartFailed(Exception):
     def __init__(self, message: str, detail: str | None):
         super().__init__(message)
@@ -455,15 +611,17 @@ class _StartFailed(Exception):
 
 def run(jobs, settings: Settings, *, jobs_n: int = 1, overrides: dict | None = None, plot_dir=None,
         on_event=None, show_worker_output: bool = False, python: str = sys.executable,
-        only_tf_modules: bool = False) -> Report:
+        only_tf_modules: bool = False, max_memory: int | None = None) -> Report:
     """Check every activation of ``jobs`` (``targets.Job``: ``file``, ``names``) in worker processes.
 
     ``overrides`` maps a glob (matched against the activation id or name) to settings;
     ``on_event(kind, payload)`` is called on this thread with ("discovered", (file, n)),
     ("started", id), ("finished", ActivationResult) and ("load_error", LoadError).
     Results come back in job order, then discovery order, whatever ``jobs_n``.
-    Ctrl-C kills the workers and re-raises ``KeyboardInterrupt``. ``only_tf_modules``: modules
-    that never use TensorFlow/Keras hold no activation (the pre-commit hook's mode).
+    Ctrl-C (or an :class:`Interrupted` raised by a signal handler) kills the workers and raises
+    :class:`Interrupted` (a ``KeyboardInterrupt``) with the results so far. ``only_tf_modules``:
+    modules that never use TensorFlow/Keras hold no activation (the pre-commit hook's mode).
+    ``max_memory``: bytes each file's worker process may allocate beyond its start.
     """
     return _Run(jobs, settings, jobs_n, overrides, plot_dir, show_worker_output, python,
-                only_tf_modules)(on_event)
+                only_tf_modules, max_memory)(on_event)

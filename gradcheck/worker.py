@@ -1,8 +1,16 @@
-"""The worker process: ``python -m gradcheck.worker``.
+"""The worker: a fork server started by the supervisor (:mod:`gradcheck.runner`).
 
-It runs other people's code, so it runs apart from the supervisor (:mod:`gradcheck.runner`),
-which can kill it on a hang and replace it after a crash. The messages it reads and writes,
-and their order, are documented in :mod:`gradcheck.protocol`.
+It runs other people's code, so it runs apart from the supervisor, which can kill it on a
+hang and replace it after a crash. The server imports TensorFlow and gradcheck's pipeline
+once (seconds), then forks one child per file (a tenth of a second, spent while the
+previous child works): each file is loaded and checked in a process that no other file's
+code has touched, so its verdicts do not depend on its neighbours, their order or ``-j``
+(TensorFlow allows a fork before any op has run; the server never runs one).
+
+Every process of the worker dies with the supervisor: the parent-death signal, and a
+lifeline pipe whose end only the supervisor holds (its EOF makes each process kill its own
+process group, which holds whatever the user's code started). The messages and their order
+are documented in :mod:`gradcheck.protocol`.
 """
 
 from __future__ import annotations
@@ -10,12 +18,14 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 
-from .protocol import (UNKNOWN_KIND, ActivationInfo, Check, Event, Exit, Load, Loaded, LoadFailed, Ready, Result,
-                       decode, encode)
+from .protocol import (UNKNOWN_KIND, ActivationInfo, Check, Event, Exit, Exited, Load, Loaded, LoadFailed, Next,
+                       Ready, Result, decode, encode)
 from .results import ActivationResult, LoadError
 from .settings import resolve_settings
 from .tracebacks import describe_escaped, one_line
@@ -23,22 +33,151 @@ from .tracebacks import describe_escaped, one_line
 # gradcheck's own pipeline, imported at start-up so that neither the first file's load
 # timeout nor its first activation's check timeout pays for it.
 PRELOAD = ("gradcheck.loader", "gradcheck.discover", "gradcheck.verify.pipeline")
+# Modules gradcheck, NumPy and TensorFlow import lazily: imported before any user folder is on
+# sys.path, so a user's random.py, secrets.py or logging.py next to their activations cannot
+# stand in for them.
+STDLIB_PRELOAD = ("secrets", "random", "logging", "typing", "signal", "json", "tempfile", "inspect", "tokenize",
+                  "hashlib", "ctypes", "resource", "numpy.random", "dataclasses", "fnmatch", "textwrap")
+# Set by the supervisor: the fd of the lifeline pipe's read end, and the per-file memory limit
+# in bytes (--max-memory).
+LIFELINE_ENV, MAX_MEMORY_ENV = "GRADCHECK_LIFELINE", "GRADCHECK_MAX_MEMORY"
+# Exit status of a child told to Exit: the server stops too. Any other status ends one file.
+STOP_STATUS = 86
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36  # prctl(2)
+KILL_ROUNDS = 5
 
 
 def _reserve_channels():
     """Keep private copies of fds 0/1 for the protocol before any user or native code runs.
 
     Afterwards fd 1 is our stderr (user ``print``s and C++ writes land there) and fd 0 is
-    /dev/null (a stray ``input()`` gets EOF instead of eating our commands).
+    /dev/null (a stray ``input()`` gets EOF instead of eating our commands). Returns the
+    protocol's writer and the fd commands are read from (see :func:`_command_lines`).
     """
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
-    commands = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    commands = os.dup(0)
     os.dup2(2, 1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
     sys.stdout = sys.stderr
     return proto, commands
+
+
+def _command_lines(fd: int):
+    """Lines from ``fd``, read a byte at a time: the children of the fork server take turns on
+    one pipe, so none may read ahead into a line meant for the next (commands are short)."""
+    line = bytearray()
+    while True:
+        b = os.read(fd, 1)
+        if not b:
+            return
+        if b == b"\n":
+            yield line.decode("utf-8", "replace")
+            line.clear()
+        else:
+            line += b
+
+
+# -- staying alive no longer than the supervisor ----------------------------------------------
+def _prctl(option: int, value: int) -> bool:
+    """Linux prctl(2); False where it is not available."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _die_with_parent(parent: int) -> None:
+    """SIGKILL when our parent dies, and exit now if it is already gone (a child of the server:
+    the server cleans up after it, so nothing is lost by dying at once)."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _hold_lifeline(cleanup) -> None:
+    """A thread that waits for EOF on the lifeline pipe (the supervisor closed it, or died),
+    then runs ``cleanup`` (kill what this process started) and exits."""
+    fd = os.environ.get(LIFELINE_ENV)
+    if not (fd and fd.isdigit()):
+        return
+    fd = int(fd)
+    try:
+        os.set_inheritable(fd, False)  # not for the user's subprocesses
+    except OSError:
+        return
+
+    def watch():
+        try:
+            while os.read(fd, 1):
+                pass
+        except OSError:
+            pass
+        try:
+            cleanup()
+        finally:
+            os._exit(1)
+
+    threading.Thread(target=watch, name="gradcheck-lifeline", daemon=True).start()
+
+
+def _descendants(root: int) -> list[int]:
+    """Every process below ``root`` (from /proc: Linux; elsewhere none)."""
+    children: dict[int, list[int]] = {}
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return []
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(p))
+    found, todo = [], [root]
+    while todo:
+        for c in children.get(todo.pop(), ()):
+            found.append(c)
+            todo.append(c)
+    return found
+
+
+def kill_descendants(keep: frozenset = frozenset()) -> None:
+    """SIGKILL every process below this one but ``keep`` (and what they started: the server
+    is a subreaper, so even processes that left their parent are below it), and reap them."""
+    for _ in range(KILL_ROUNDS):  # a process may fork while it is being killed
+        pids = [p for p in _descendants(os.getpid()) if p not in keep]
+        if not pids:
+            return
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        _reap_strays(keep)
+
+
+def _reap_strays(keep: frozenset) -> None:
+    """Reap exited children of this process that are not in ``keep`` (orphans it adopted)."""
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or info.si_pid in keep:
+            return
+        try:
+            os.waitpid(info.si_pid, 0)
+        except ChildProcessError:
+            return
+
+
+def _kill_own_group() -> None:
+    os.killpg(0, signal.SIGKILL)
 
 
 def _quiet_tensorflow_import() -> float:
@@ -60,6 +199,11 @@ def _quiet_tensorflow_import() -> float:
 
 def _preload() -> tuple[str | None, str | None]:
     """Import :data:`PRELOAD`: (None, None), or (one line, traceback) for the first that fails."""
+    for name in STDLIB_PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # not on this platform (ctypes, resource): nothing to shadow then
+            pass
     for name in PRELOAD:
         try:
             importlib.import_module(name)
@@ -164,8 +308,9 @@ class Worker:
             return dataclasses.replace(result, message=f"{result.message} (plot not written: {one_line(exc)})")
         return dataclasses.replace(result, plot=None if path is None else str(path))
 
-    def serve(self, commands) -> None:
-        for line in commands:
+    def serve(self, commands: int) -> bool:
+        """Answer commands until Next (False), Exit or the end of input (True: stop)."""
+        for line in _command_lines(commands):
             if not line.strip():
                 continue
             msg = decode(line)
@@ -173,20 +318,135 @@ class Worker:
                 self.load(msg)
             elif isinstance(msg, Check):
                 self.check(msg.name)
+            elif isinstance(msg, Next):
+                return False
             elif isinstance(msg, Exit):
-                break
+                return True
+        return True
+
+
+def _exit(proto, status: int):
+    sys.stderr.flush()
+    proto.flush()
+    # Skip interpreter teardown: user atexit hooks and TF shutdown can hang or crash.
+    os._exit(status)
+
+
+# -- the fork server ------------------------------------------------------------------------
+@dataclasses.dataclass
+class _Child:
+    """A forked child waiting for its turn: one byte on ``go`` starts it."""
+
+    pid: int
+    go: int
+
+    def start(self) -> None:
+        os.write(self.go, b"g")
+        os.close(self.go)
+
+    def wait(self, keep: frozenset = frozenset()) -> int:
+        """Its exit code, or minus the signal that ended it, once it is gone with everything it
+        started (but ``keep``: the next child)."""
+        try:
+            _, status = os.waitpid(self.pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:  # reaped with the strays: it was killed
+            code = -signal.SIGKILL
+        kill_descendants(keep)
+        return code
+
+    def discard(self) -> None:
+        os.close(self.go)  # EOF: it exits without starting
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.wait()
+
+
+def _fork_child(proto, commands: int, ready: Ready) -> _Child:
+    go_read, go_write = os.pipe()
+    server = os.getpid()
+    pid = os.fork()
+    if pid:
+        os.close(go_read)
+        return _Child(pid, go_write)
+    try:
+        os.close(go_write)
+        os.setsid()  # its own process group: a kill on timeout takes what the user started too
+        _die_with_parent(server)
+        _hold_lifeline(_kill_own_group)
+        _warm_up()
+        if os.read(go_read, 1) != b"g":  # the server is gone, or stopping
+            os._exit(0)
+        os.close(go_read)
+        _limit_memory()
+        worker = Worker(proto)
+        worker.send(dataclasses.replace(ready, pid=os.getpid()))
+        _exit(proto, STOP_STATUS if worker.serve(commands) else 0)
+    except BaseException:  # never return into the server's loop
+        traceback.print_exc()
+        _exit(proto, 1)
+
+
+def _warm_up() -> None:
+    """One small op and its gradient: TensorFlow's per-process start (thread pools, the eager
+    context) is paid here, while the previous child works, not in the next file's time."""
+    import tensorflow as tf
+
+    x = tf.constant([[0.5, -0.5]], tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.tanh(x) * x
+    tape.gradient(y, x).numpy()
+
+
+def _limit_memory() -> None:
+    """--max-memory: cap this child's address space at what it uses now plus the limit, so a
+    runaway allocation fails (MemoryError, or a crash the supervisor reports) in this child."""
+    limit = os.environ.get(MAX_MEMORY_ENV)
+    if not (limit and limit.isdigit()):
+        return
+    import resource
+
+    with open("/proc/self/statm") as f:
+        used = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    resource.setrlimit(resource.RLIMIT_AS, (used + int(limit), resource.RLIM_INFINITY))
+
+
+def serve_forks(proto, commands: int, ready: Ready) -> None:
+    """Fork one child per file, the next one always ready while the current one works, and
+    report how each ended; stop when a child was told to Exit."""
+    standby = _fork_child(proto, commands, ready)
+    while True:
+        active = standby
+        active.start()
+        standby = _fork_child(proto, commands, ready)
+        status = active.wait(keep=frozenset({standby.pid}))
+        if status == STOP_STATUS:
+            break
+        proto.write(encode(Exited(active.pid, status)) + "\n")
+        proto.flush()
+    standby.discard()
+    _exit(proto, 0)
 
 
 def main() -> None:
     proto, commands = _reserve_channels()
+    sys.dont_write_bytecode = True  # user modules imported lazily must not leave __pycache__ either
+    # No parent-death signal here: it would kill this process before it can clean up. The
+    # lifeline does it (this thread only waits, so it always gets to run), and as a subreaper
+    # this process adopts whatever the user's code leaves behind, so it can kill that too.
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    _hold_lifeline(kill_descendants)
     tf_import_s = _quiet_tensorflow_import()
-    worker = Worker(proto)
-    worker.send(Ready(tf_import_s, *_preload()))
-    worker.serve(commands)
-    sys.stderr.flush()
-    proto.flush()
-    # Skip interpreter teardown: user atexit hooks and TF shutdown can hang or crash.
-    os._exit(0)
+    ready = Ready(tf_import_s, *_preload())
+    if ready.preload_error is not None:  # nothing to fork for: say so; the supervisor ends us
+        worker = Worker(proto)
+        worker.send(ready)
+        worker.serve(commands)
+        _exit(proto, 0)
+    serve_forks(proto, commands, ready)
 
 
 if __name__ == "__main__":

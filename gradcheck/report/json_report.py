@@ -32,7 +32,7 @@ def document(report: Report) -> dict[str, Any]:
     """The JSON document as Python objects."""
     settings = {key: report.settings.get(key) for key in ("samples", "range", "seed")}
     settings.update(report.settings)
-    return _clean({
+    doc = {
         "version": VERSION,
         "tool": {"name": "gradcheck", "version": __version__},
         "settings": settings,
@@ -40,7 +40,10 @@ def document(report: Report) -> dict[str, Any]:
         "errors": [e.to_dict() for e in report.errors],
         "summary": report.summary,
         "duration": total_time(report),
-    })
+    }
+    if report.interrupted_by:  # the results are partial
+        doc["interrupted"] = report.interrupted_by
+    return _clean(doc)
 
 
 class JsonFormatter:

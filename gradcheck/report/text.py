@@ -67,7 +67,10 @@ def summary_line(report: Report) -> str:
         parts.append(f"{n} file{'' if n == 1 else 's'} not loaded")
     line = ", ".join(parts)
     seconds = total_time(report)
-    return line if seconds is None else f"{line} in {seconds:.1f} s"
+    line = line if seconds is None else f"{line} in {seconds:.1f} s"
+    if report.interrupted_by:
+        line += f"; interrupted by {report.interrupted_by}: the rest was not checked"
+    return line
 
 
 def check_columns(report: Report) -> list[str]:
