@@ -16,6 +16,7 @@ are documented in :mod:`gradcheck.protocol`.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import importlib
 import os
 import signal
@@ -45,6 +46,7 @@ LIFELINE_ENV, MAX_MEMORY_ENV = "GRADCHECK_LIFELINE", "GRADCHECK_MAX_MEMORY"
 STOP_STATUS = 86
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36  # prctl(2)
 KILL_ROUNDS = 5
+WARM_UP_SAMPLES = 64
 
 
 def _reserve_channels():
@@ -381,24 +383,45 @@ def _fork_child(proto, commands: int, ready: Ready) -> _Child:
             os._exit(0)
         os.close(go_read)
         _limit_memory()
-        worker = Worker(proto)
-        worker.send(dataclasses.replace(ready, pid=os.getpid()))
-        _exit(proto, STOP_STATUS if worker.serve(commands) else 0)
+        _serve_files(proto, commands, dataclasses.replace(ready, pid=os.getpid()))
     except BaseException:  # never return into the server's loop
         traceback.print_exc()
         _exit(proto, 1)
 
 
+def _serve_files(proto, commands: int, ready: Ready) -> None:
+    """Check file after file while each leaves the process as it found it (state.CleanState);
+    exit as soon as one does not, so that the next file gets a freshly forked child."""
+    from .state import CleanState
+
+    clean = CleanState()
+    while True:
+        worker = Worker(proto)
+        worker.send(ready)
+        if worker.serve(commands):
+            _exit(proto, STOP_STATUS)
+        changed = clean.restore()
+        if changed:
+            print(f"gradcheck: a fresh worker for the next file: {worker.job.file if worker.job else 'a file'} "
+                  f"changed {', '.join(changed)}", file=sys.stderr)
+            _exit(proto, 0)
+
+
 def _warm_up() -> None:
-    """One small op and its gradient: TensorFlow's per-process start (thread pools, the eager
-    context) is paid here, while the previous child works, not in the next file's time."""
+    """Check a small activation of our own: TensorFlow's per-process start (thread pools, the
+    eager context, tf.function, the kernels the checks use) and the lazy imports of a first
+    check are paid here, while the previous child works, not in the next file's time."""
     import tensorflow as tf
 
-    x = tf.constant([[0.5, -0.5]], tf.float64)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = tf.tanh(x) * x
-    tape.gradient(y, x).numpy()
+    from .discover import Activation, Kind
+    from .settings import Settings
+    from .verify import check_activation
+
+    def swish(x):
+        return x * tf.sigmoid(x)
+
+    check_activation(Activation("swish", Kind.FUNCTION, swish, "<warm-up>", {}, "<warm-up>::swish"),
+                     Settings(samples=WARM_UP_SAMPLES))
 
 
 def _limit_memory() -> None:
@@ -417,6 +440,11 @@ def _limit_memory() -> None:
 def serve_forks(proto, commands: int, ready: Ready) -> None:
     """Fork one child per file, the next one always ready while the current one works, and
     report how each ended; stop when a child was told to Exit."""
+    # What is imported now is shared by every child: the garbage collector leaves it alone,
+    # so collections in a child neither walk TensorFlow's millions of objects nor copy
+    # their pages (copy-on-write) just to touch them.
+    gc.collect()
+    gc.freeze()
     standby = _fork_child(proto, commands, ready)
     while True:
         active = standby
