@@ -29,7 +29,7 @@ def fake_run(monkeypatch):
     """Replace the runner; records its arguments, returns ``fake_run.report``."""
 
     class Fake:
-        report = Report()
+        report = Report(results=(ActivationResult("acts.py::relu", "acts.py", "relu", "function", PASS, "ok"),))
         calls: list = []
 
         def __call__(self, jobs, settings, **kwargs):

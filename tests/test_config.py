@@ -7,7 +7,10 @@ import pytest
 import gradcheck.runner
 from gradcheck.cli import main
 from gradcheck.config import ConfigError, find_pyproject, load_config
-from gradcheck.results import Report
+from gradcheck.results import PASS, ActivationResult, Report
+
+# What the fake runner reports: one activation that passed (a run that found nothing exits 5).
+PASSED = Report(results=(ActivationResult("pkg/sub/acts.py::relu", "pkg/sub/acts.py", "relu", "function", PASS, "ok"),))
 
 
 @pytest.fixture
@@ -27,7 +30,7 @@ def calls(monkeypatch):
 
     def fake_run(jobs, settings, **kwargs):
         seen.append((settings, kwargs))
-        return Report()
+        return PASSED
 
     monkeypatch.setattr(gradcheck.runner, "run", fake_run)
     return seen
