@@ -12,11 +12,12 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from typing import NamedTuple
 
 import click
 
 from . import __version__
-from .defaults import DEFAULT_RANGE, DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, FORMATS
+from .defaults import DEFAULT_FILES, DEFAULT_RANGE, DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, FORMATS
 from .validation import INT_MINIMUM, is_number, is_positive
 
 # config (tomllib, pathlib), settings (dataclasses) and targets are imported where used:
@@ -64,6 +65,7 @@ def _read_config(ctx, param, value):
     except ConfigError as e:
         raise click.UsageError(str(e), ctx) from None
     ctx.meta["gradcheck.overrides"] = config.pop("overrides", None)
+    ctx.meta["gradcheck.files"] = config.pop("files", None)  # no command-line form
     ctx.meta["gradcheck.config"] = str(path)
     ctx.default_map = {**(ctx.default_map or {}), **config}  # keys are our parameter names
     return str(path)
@@ -89,8 +91,10 @@ def _read_config(ctx, param, value):
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files found in folders that match.")
 @click.option("--plot", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Write a PNG of function and gradients per activation (needs matplotlib).")
-@click.option("--only-tf-modules", is_flag=True, default=False,
-              help="Modules that never use TensorFlow/Keras hold no activation (for pre-commit).")
+@click.option("--hook", is_flag=True, default=False,
+              help="The files a pre-commit hook is handed: scope rules of folders, exit 0 when nothing is found.")
+@click.option("--only-tf-modules", is_flag=True, default=False, hidden=True,
+              help="Old name of --hook.")
 @click.option("--stability/--no-stability", default=True, show_default=True,
               help="Also sweep low-precision dtypes far outside the range for overflow/NaN.")
 @click.option("-q", "--quiet", count=True, help="Less output: -q problems only, -qq summary only.")
@@ -101,14 +105,18 @@ def _read_config(ctx, param, value):
 @click.version_option(__version__, "--version", prog_name="gradcheck", message="%(prog)s %(version)s")
 @click.pass_context
 def gradcheck(ctx, targets, format, samples, range, seed, timeout, rtol, atol, jobs, exclude, plot,
-              only_tf_modules, stability, quiet, verbose):
+              hook, only_tf_modules, stability, quiet, verbose):
     """Check the gradients of the activation functions in TARGET...
 
-    TARGET is a .py file, a folder (every *.py below it) or file.py::name.
+    TARGET is a .py file, a folder or file.py::name. A file given by name is searched for
+    activations; in a folder (and with --hook), only files that import TensorFlow/Keras
+    and whose path matches [tool.gradcheck] files (default *activation*) or that mark an
+    activation (@tf.custom_gradient, @gradcheck.options) are imported.
     """
     from .settings import Settings
 
-    job_list = _expand(ctx, targets, exclude)
+    hook = hook or only_tf_modules
+    scope = _expand(ctx, targets, exclude, hook)
     settings = Settings(samples=samples, range=range, seed=seed, timeout=timeout, rtol=rtol, atol=atol,
                         stability=stability)
     verbosity = verbose - quiet
@@ -123,12 +131,11 @@ def gradcheck(ctx, targets, format, samples, range, seed, timeout, rtol, atol, j
     try:
         with _signals_interrupt(), \
                 _progress(enabled=format == "text" and verbosity >= 0 and _is_tty(sys.stderr)) as on_event:
-            report = run(job_list, settings, jobs_n=jobs, overrides=ctx.meta.get("gradcheck.overrides"),
-                         plot_dir=plot, on_event=on_event, show_worker_output=verbosity >= 2,
-                         only_tf_modules=only_tf_modules)
+            report = run(scope.jobs, settings, jobs_n=jobs, overrides=ctx.meta.get("gradcheck.overrides"),
+                         plot_dir=plot, on_event=on_event, show_worker_output=verbosity >= 2)
     except Interrupted as stopped:  # every worker is gone; show what was checked before the signal
         report = replace(stopped.report, interrupted=stopped.signum)
-    report = _completed(report, settings, time.perf_counter() - started)
+    report = _completed(report, settings, time.perf_counter() - started, scope)
     _write(report, format, verbosity)
     return report.exit_code
 
@@ -156,13 +163,28 @@ class _signals_interrupt:
         return False
 
 
-def _expand(ctx, targets, exclude):
-    from .targets import TargetError, expand_targets
+class _Scope(NamedTuple):
+    """What the run imports: the jobs, the files passed over, and how that was decided."""
 
+    jobs: list
+    not_imported: list
+    files: tuple[str, ...]  # the [tool.gradcheck] files patterns
+    hook: bool
+
+
+def _expand(ctx, targets, exclude, hook: bool) -> _Scope:
+    """The targets as jobs, after the static scan of the files found in folders (or handed
+    to the hook): a file that is not an activation file is never imported."""
+    from .targets import TargetError, apply_scope, expand_targets
+
+    files = ctx.meta.get("gradcheck.files")
+    files = DEFAULT_FILES if files is None else tuple(files)
     try:
-        return expand_targets(list(targets), tuple(exclude))
+        jobs = expand_targets(list(targets), tuple(exclude), hook=hook)
     except TargetError as e:
         raise click.BadParameter(str(e), ctx, _param(ctx, "targets")) from None
+    jobs, not_imported = apply_scope(jobs, files)
+    return _Scope(jobs, not_imported, files, hook)
 
 
 def _require_plotting(ctx) -> None:
@@ -178,12 +200,15 @@ def _require_plotting(ctx) -> None:
 RUN_SETTINGS = ("samples", "range", "seed", "timeout", "rtol", "atol", "stability")
 
 
-def _completed(report, settings, elapsed: float):
+def _completed(report, settings, elapsed: float, scope: _Scope):
     """``report`` with what the runner may have left out: the run's settings (the JSON shows
-    them) and the total time (the text summary shows it)."""
+    them), the total time (the text summary shows it), and the scope: the files passed over
+    and hook mode (the exit code depends on it)."""
 
     effective = {k: v for k, v in settings.to_dict().items() if k in RUN_SETTINGS}
-    report = replace(report, settings={**effective, **report.settings})
+    effective.update(files=list(scope.files), hook=scope.hook)
+    report = replace(report, settings={**effective, **report.settings}, not_imported=tuple(scope.not_imported),
+                     hook=scope.hook)
     if "total" not in dict(report.timings):
         report = replace(report, timings=(*report.timings, ("total", elapsed)))
     return report

@@ -22,8 +22,8 @@ else:  # pragma: no cover
 from .validation import unknown_names, validate_option  # noqa: E402
 
 # Top-level keys of [tool.gradcheck]; each is also the click parameter name it feeds,
-# except "overrides", which has no command-line form.
-KEYS = ("samples", "range", "seed", "timeout", "rtol", "atol", "exclude", "format", "jobs",
+# except "overrides" and "files", which have no command-line form.
+KEYS = ("samples", "range", "seed", "timeout", "rtol", "atol", "exclude", "files", "format", "jobs",
         "stability", "plot", "overrides")
 # Per-activation keys: the Settings options (defaults.OPTION_NAMES), in the order errors list them.
 OVERRIDE_KEYS = ("range", "samples", "seed", "timeout", "rtol", "atol", "kinks", "skip", "stability")
@@ -49,8 +49,9 @@ def find_pyproject(paths: list[str]) -> Path | None:
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
     """The validated ``[tool.gradcheck]`` table of ``path`` as a click ``default_map``.
 
-    Keys are click parameter names (``-`` becomes ``_``); ``exclude`` is a tuple, ``range``
-    a pair of floats, and ``overrides`` maps each glob to a dict of :class:`Settings` keys.
+    Keys are click parameter names (``-`` becomes ``_``); ``exclude`` and ``files`` are
+    tuples of globs, ``range`` a pair of floats, and ``overrides`` maps each glob to a dict
+    of :class:`Settings` keys.
     An empty dict if the file has no ``[tool.gradcheck]`` table.
     """
     path = Path(path)

@@ -8,3 +8,6 @@ DEFAULT_TIMEOUT = 60.0
 FORMATS = ("text", "json", "junit")
 # The fields of settings.Settings (checked there at import), accepted by @gradcheck.options.
 OPTION_NAMES = ("samples", "range", "seed", "timeout", "rtol", "atol", "kinks", "skip", "stability")
+# [tool.gradcheck] files: folder targets and hook mode import only files whose path matches
+# one of these globs (or that hold a marker); see gradcheck/scan.py.
+DEFAULT_FILES = ("*activation*",)

@@ -12,6 +12,10 @@ has one) bound to an object defined in the module itself, that :func:`classify` 
   ``Activation.obj`` is the instance itself, so checkers must accept both a class
   (build it) and an instance (use it as is).
 
+Every other public callable defined in the module (helpers of two tensors, plain classes,
+Layers that need constructor arguments) is not checked, but :func:`survey` lists it with
+the reason (the contract's ``not_checked``).
+
 Cheap on purpose: TensorFlow and Keras are never imported here. An object can only be a
 ``tf.function`` or a Layer if the user's module already imported them, so their types
 are taken from ``sys.modules``.
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from .marker import options_of
-from .results import activation_id
+from .results import NotChecked, activation_id
 
 _P = inspect.Parameter
 # Deepest wrapper chain followed (tf.function -> custom_gradient -> ...): a guard against odd objects.
@@ -56,19 +60,34 @@ class Activation:
     id: str  # results.activation_id(file, name): "file::name"
 
 
+@dataclass(frozen=True)
+class Survey:
+    """What discovery saw in one module: the activations, and the public callables it
+    cannot check (with the reason), both in definition order."""
+
+    activations: list[Activation]
+    not_checked: list[NotChecked]
+
+
 def discover(module: ModuleType, file: str, *, only_tf_modules: bool = False) -> list[Activation]:
     """The activations ``module`` defines, in definition order, each with id ``file::name``.
 
-    ``only_tf_modules`` (the pre-commit hook's mode): a module that never uses TensorFlow or
-    Keras holds no activation, so its one-argument functions (``main(argv=None)``, helpers)
-    are not checked and ordinary Python files pass quietly.
+    ``only_tf_modules``: a module that never uses TensorFlow or Keras holds no activation, so
+    its one-argument functions (``main(argv=None)``, helpers) are not checked. (The command
+    line no longer needs it: folder targets and hook mode only import files that the static
+    scan of :mod:`gradcheck.scan` admits.)
     """
+    return survey(module, file, only_tf_modules=only_tf_modules).activations
+
+
+def survey(module: ModuleType, file: str, *, only_tf_modules: bool = False) -> Survey:
+    """:func:`discover`'s activations plus the module's public callables it cannot check."""
     exported = getattr(module, "__all__", None)
     try:
         allowed = None if exported is None else set(exported)
     except TypeError:  # a malformed __all__: treat as absent rather than crash
         allowed = None
-    found = []
+    found, skipped = [], []
     plain_functions_ok = not only_tf_modules or _uses_tensorflow(module)
     for name, obj in list(vars(module).items()):
         if name.startswith("_") or (allowed is not None and name not in allowed):
@@ -80,7 +99,11 @@ def discover(module: ModuleType, file: str, *, only_tf_modules: bool = False) ->
             continue
         if kind is not None:
             found.append(Activation(name, kind, obj, file, options_of(obj), activation_id(file, name)))
-    return found
+            continue
+        reason = why_not(obj)
+        if reason is not None:
+            skipped.append(NotChecked(activation_id(file, name), file, name, definition_line(obj), reason))
+    return Survey(found, skipped)
 
 
 _TF_ROOTS = frozenset({"tensorflow", "keras", "tf_keras"})
@@ -130,6 +153,41 @@ def find_custom_gradient(obj: object) -> object | None:
         if getattr(getattr(o, "_tf_decorator", None), "decorator_name", None) == "custom_gradient":
             return o
     return None
+
+
+def why_not(obj: object) -> str | None:
+    """Why ``obj``, a public name of a module, is not an activation; None if it is one or
+    is not callable at all (constants, modules)."""
+    try:
+        if inspect.ismodule(obj) or classify(obj) is not None:
+            return None
+        if isinstance(obj, type):
+            layer = _layer_type()
+            if layer is not None and issubclass(obj, layer):
+                return _constructor_problem(obj) or "cannot be built with no arguments"
+            return "not a keras Layer"
+        if find_custom_gradient(obj) is not None or inspect.isfunction(obj) or _is_tf_function(obj):
+            return _call_problem(obj) or "not callable with one tensor"
+        if callable(obj):
+            return f"a callable {type(obj).__name__} object, not a function or a keras Layer"
+    except Exception as exc:  # odd user objects
+        return f"cannot be inspected: {type(exc).__name__}"
+    return None
+
+
+def definition_line(obj: object) -> int | None:
+    """1-based line of the ``def``/``class`` that defines ``obj`` (past its decorators), or None."""
+    target = obj if isinstance(obj, type) else innermost(obj)
+    if not (inspect.isfunction(target) or isinstance(target, type)):
+        return None
+    try:
+        lines, start = inspect.getsourcelines(target)
+    except (OSError, TypeError):
+        return None
+    for offset, text in enumerate(lines):
+        if text.lstrip().startswith(("def ", "async def ", "class ")):
+            return start + offset
+    return start or None
 
 
 def _classify(obj: object) -> Kind | None:
@@ -192,22 +250,40 @@ def _is_tf_function(obj: object) -> bool:
 
 def _takes_one_arg(fn: object) -> bool:
     """Callable as ``fn(x)``: one required positional parameter, or none but room for one."""
+    return _call_problem(fn) is None
+
+
+def _call_problem(fn: object) -> str | None:
+    """Why ``fn(x)`` is not a call of ``fn`` with one tensor (None if it is)."""
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        return False
-    if any(p.kind is _P.KEYWORD_ONLY and p.default is _P.empty for p in params):
-        return False
+        return "its signature cannot be read"
+    keyword_only = [p.name for p in params if p.kind is _P.KEYWORD_ONLY and p.default is _P.empty]
+    if keyword_only:
+        s = "s" if len(keyword_only) > 1 else ""
+        return f"takes required keyword-only argument{s} ({', '.join(keyword_only)})"
     positional = [p for p in params if p.kind in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD)]
-    required = [p for p in positional if p.default is _P.empty]
+    required = [p.name for p in positional if p.default is _P.empty]
     var_args = any(p.kind is _P.VAR_POSITIONAL for p in params)
-    return len(required) == 1 or (not required and bool(positional or var_args))
+    if len(required) > 1:
+        return f"takes {len(required)} required arguments ({', '.join(required)})"
+    if not required and not (positional or var_args):
+        return "takes no arguments"
+    return None
 
 
 def _buildable(cls: type) -> bool:
     """Whether ``cls()`` needs no arguments, judged from ``__init__``'s signature."""
+    return _constructor_problem(cls) is None
+
+
+def _constructor_problem(cls: type) -> str | None:
+    """Why ``cls()`` cannot be called without arguments (None if it can)."""
     try:
         params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # drop self
     except (TypeError, ValueError):
-        return False
-    return all(p.default is not _P.empty or p.kind in (_P.VAR_POSITIONAL, _P.VAR_KEYWORD) for p in params)
+        return "its constructor's signature cannot be read"
+    needed = [p.name for p in params
+              if p.default is _P.empty and p.kind not in (_P.VAR_POSITIONAL, _P.VAR_KEYWORD)]
+    return f"needs constructor arguments ({', '.join(needed)})" if needed else None

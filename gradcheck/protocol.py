@@ -4,7 +4,8 @@
 Supervisor -> worker, on the worker's stdin::
 
     {"op": "load", "file": F, "names": [N, ...] | null, "settings": Settings.to_dict(),
-     "overrides": {glob: {option: value}}, "plot_dir": D | null, "only_tf_modules": bool}  Load
+     "overrides": {glob: {option: value}}, "plot_dir": D | null, "only_tf_modules": bool,
+     "marked": [N, ...] | null}                                                           Load
     {"op": "check", "name": N}                                                             Check
     {"op": "next"}                                                                         Next
     {"op": "exit"}                                                                         Exit
@@ -15,7 +16,8 @@ so nothing the user's code prints can be mistaken for a message)::
     {"ev": "ready", "tf_import_s": t, "preload_error": null | "one line",
      "preload_detail": null | "traceback", "pid": P | null}                                Ready
     {"ev": "loaded", "file": F, "names": [N, ...], "load_s": t,
-     "activations": [{"name": N, "kind": K, "timeout": s | null}, ...]}                    Loaded
+     "activations": [{"name": N, "kind": K, "timeout": s | null}, ...],
+     "not_checked": [NotChecked.to_dict(), ...]}                                          Loaded
     {"ev": "load_error", "error": LoadError.to_dict()}                                     LoadFailed
     {"ev": "result", "result": ActivationResult.to_dict()}                                 Result
     {"ev": "exited", "pid": P, "status": S}                                                Exited
@@ -38,10 +40,15 @@ Exited.
 ``names`` in Loaded is what the supervisor should ask for, in discovery order; names asked
 for but not found come last, are listed with kind :data:`UNKNOWN_KIND`, and answer Check
 with an ``error`` result. An activation's ``timeout`` is its effective one (overrides and
-marker applied); null means the run's.
+marker applied); null means the run's. ``marked`` in Load (a file the static scan admitted
+for its markers only, :mod:`gradcheck.scan`): these names are checked too if they are
+activations, and one that is not there is simply left out. ``not_checked`` in Loaded: the
+module's public callables that cannot be checked, with the reason; all of them for a whole
+file, the marked ones for a ``marked`` file, none when only ``names`` were asked for (Check
+then answers with an ``error`` saying why).
 
 Decoding is lenient only where old or fake workers omit a field (``activations``,
-``load_s``, ``tf_import_s``, the preload fields); anything else malformed raises
+``load_s``, ``tf_import_s``, the preload fields, ``marked``, ``not_checked``); anything else malformed raises
 :class:`ProtocolError`. Cheap to import: no TensorFlow, no NumPy.
 """
 
@@ -52,7 +59,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from .discover import Kind
-from .results import ActivationResult, LoadError
+from .results import ActivationResult, LoadError, NotChecked
 from .settings import Settings
 
 # A name asked for but never discovered has no kind; the contract only knows three.
@@ -77,6 +84,7 @@ class Load:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     plot_dir: str | None = None
     only_tf_modules: bool = False
+    marked: tuple[str, ...] | None = None  # admitted for its markers: also these names, if present
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,7 @@ class Loaded:
     names: tuple[str, ...]
     load_s: float = 0.0
     activations: tuple[ActivationInfo, ...] = ()
+    not_checked: tuple[NotChecked, ...] = ()  # public callables that cannot be checked, and why
 
 
 @dataclass(frozen=True)
@@ -166,7 +175,7 @@ def _fields(msg: Message) -> dict[str, Any]:
     if isinstance(msg, Load):
         return {"file": msg.file, "names": None if msg.names is None else list(msg.names),
                 "settings": msg.settings.to_dict(), "overrides": msg.overrides, "plot_dir": msg.plot_dir,
-                "only_tf_modules": msg.only_tf_modules}
+                "only_tf_modules": msg.only_tf_modules, "marked": None if msg.marked is None else list(msg.marked)}
     if isinstance(msg, Check):
         return {"name": msg.name}
     if isinstance(msg, Ready):
@@ -175,7 +184,8 @@ def _fields(msg: Message) -> dict[str, Any]:
     if isinstance(msg, Loaded):
         return {"file": msg.file, "names": list(msg.names), "load_s": msg.load_s,
                 "activations": [{"name": a.name, "kind": Kind(a.kind).value, "timeout": a.timeout}
-                                for a in msg.activations]}
+                                for a in msg.activations],
+                "not_checked": [n.to_dict() for n in msg.not_checked]}
     if isinstance(msg, LoadFailed):
         return {"error": msg.error.to_dict()}
     if isinstance(msg, Result):
@@ -189,14 +199,16 @@ def _message(cls: type, d: dict[str, Any]) -> Message:
     if cls is Load:
         names = d["names"]
         return Load(d["file"], None if names is None else tuple(names), Settings.from_dict(d["settings"]),
-                    d.get("overrides") or {}, d.get("plot_dir"), bool(d.get("only_tf_modules")))
+                    d.get("overrides") or {}, d.get("plot_dir"), bool(d.get("only_tf_modules")),
+                    None if d.get("marked") is None else tuple(d["marked"]))
     if cls is Check:
         return Check(d["name"])
     if cls is Ready:
         return Ready(d.get("tf_import_s"), d.get("preload_error"), d.get("preload_detail"), d.get("pid"))
     if cls is Loaded:
         infos = tuple(ActivationInfo(a["name"], Kind(a["kind"]), a.get("timeout")) for a in d.get("activations") or ())
-        return Loaded(d["file"], tuple(d["names"]), d.get("load_s") or 0.0, infos)
+        not_checked = tuple(NotChecked.from_dict(n) for n in d.get("not_checked") or ())
+        return Loaded(d["file"], tuple(d["names"]), d.get("load_s") or 0.0, infos, not_checked)
     if cls is LoadFailed:
         return LoadFailed(LoadError.from_dict(d["error"]))
     if cls is Result:

@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 PASS, WARN, FAIL, ERROR, SKIP = "pass", "warn", "fail", "error", "skip"
+# Exit status when no activation was found in any target (as pytest's "no tests collected"),
+# outside hook mode.
+EXIT_NOTHING_FOUND = 5
 STATUSES = (PASS, WARN, FAIL, ERROR, SKIP)
 # Higher is worse: the status of an activation is the worst of its checks.
 SEVERITY = {ERROR: 4, FAIL: 3, WARN: 2, PASS: 1, SKIP: 0}
@@ -113,6 +116,35 @@ class LoadError:
 
 
 @dataclass(frozen=True)
+class NotChecked:
+    """A public callable that discovery saw in an imported module but cannot check, and why."""
+
+    id: str
+    file: str
+    name: str
+    line: int | None  # 1-based line of its def/class, None if unknown
+    reason: str  # "takes 2 required arguments (x, gate)", "not a keras Layer", ...
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NotChecked:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class NotImported:
+    """A file of a folder target (or handed to the hook) that was passed over, and why."""
+
+    file: str
+    reason: str  # "does not import tensorflow/keras", "no activation file: ..."
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything one run produced. Owns the summary and the exit code."""
 
@@ -121,6 +153,9 @@ class Report:
     settings: dict[str, Any] = field(default_factory=dict)
     timings: tuple[tuple[str, float], ...] = ()
     interrupted: int | None = None  # the signal that stopped the run early (results are partial)
+    not_checked: tuple[NotChecked, ...] = ()
+    not_imported: tuple[NotImported, ...] = ()
+    hook: bool = False  # hook mode: finding nothing is not an error
 
     @property
     def summary(self) -> dict[str, int]:
@@ -143,13 +178,21 @@ class Report:
             return f"signal {self.interrupted}"
 
     @property
+    def nothing_found(self) -> bool:
+        """No activation (and no file that failed to load) in any target, in a run that finished."""
+        return not self.results and not self.errors and self.interrupted is None
+
+    @property
     def exit_code(self) -> int:
-        """0: all checked activations passed (warnings allowed) or none found; 1 otherwise;
-        128 + the signal when the run was interrupted (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)."""
+        """128 + the signal when the run was interrupted (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP);
+        1: a failure, an error or a module that did not load; 5: nothing found (0 in hook
+        mode); 0: every activation checked passed (warnings allowed)."""
         if self.interrupted is not None:
             return 128 + self.interrupted
         if self.errors:
             return 1
         if any(r.status in (FAIL, ERROR) for r in self.results):
             return 1
+        if self.nothing_found and not self.hook:
+            return EXIT_NOTHING_FOUND
         return 0

@@ -26,7 +26,7 @@ from pathlib import Path
 from .discover import Kind
 from .protocol import (UNKNOWN_KIND, ActivationInfo, Check, Command, Event, Exited, Load, Loaded, LoadFailed, Next,
                        ProtocolError, Ready, Result, decode, encode)
-from .results import ActivationResult, LoadError, Report, activation_id
+from .results import ActivationResult, LoadError, NotChecked, Report, activation_id
 from .settings import Settings
 
 READY_TIMEOUT = 120.0  # importing TensorFlow on a cold, busy machine
@@ -329,6 +329,7 @@ class _JobState:
     pending: list[str] | None  # names still to check; None before the first load: every one found
     loaded: bool = False  # after the first load a failure costs the pending names, not a LoadError
     info: dict[str, ActivationInfo] = field(default_factory=dict)  # what the loads said of each name
+    marked: tuple[str, ...] | None = None  # targets.Job.marked: admitted for these marked names only
 
     def kind_of(self, name: str) -> Kind:
         info = self.info.get(name)
@@ -357,6 +358,7 @@ class _Run:
         self.events: queue.Queue = queue.Queue()  # handed to on_event on the caller's thread
         self.results: dict[int, list[ActivationResult]] = {i: [] for i in range(len(self.jobs))}
         self.errors: dict[int, LoadError] = {}
+        self.not_checked: dict[int, tuple[NotChecked, ...]] = {}
         self.load_times: dict[int, float] = {}
         self.tf_import_s: float | None = None
         self.stop = threading.Event()
@@ -439,7 +441,8 @@ class _Run:
     def run_job(self, w, index, job):
         """Check every activation of one job, each file in a fresh child; returns the (live or
         None) worker for the next job."""
-        state = _JobState(index, job.file, None if job.names is None else list(job.names))
+        state = _JobState(index, job.file, None if job.names is None else list(job.names),
+                          marked=getattr(job, "marked", None))
         while not state.loaded or state.pending:
             try:
                 w = self.ready(w)
@@ -468,7 +471,8 @@ class _Run:
         it (``w`` is discarded if it hung or died, kept after a plain load error)."""
         pending = None if state.pending is None else tuple(state.pending)
         try:
-            w.send(Load(state.file, pending, self.settings, self.overrides, self.plot_dir, self.only_tf_modules))
+            w.send(Load(state.file, pending, self.settings, self.overrides, self.plot_dir, self.only_tf_modules,
+                        state.marked))
             msg = w.receive(self.settings.timeout + GRACE, Loaded, LoadFailed)
         except _TimedOut:
             if not w.kill_child():
@@ -488,6 +492,7 @@ class _Run:
         if not state.loaded:
             state.loaded, state.pending = True, list(msg.names)
             self.load_times[state.index] = msg.load_s
+            self.not_checked[state.index] = msg.not_checked
             self.events.put(("discovered", (state.file, len(state.pending))))
         state.info.update({a.name: a for a in msg.activations})
         return True
@@ -589,6 +594,7 @@ class _Run:
         return Report(
             results=tuple(r for i in order for r in self.results[i]),
             errors=tuple(self.errors[i] for i in order if i in self.errors),
+            not_checked=tuple(n for i in order for n in self.not_checked.get(i, ())),
             settings={**self.settings.to_dict(), "jobs": self.jobs_requested},
             timings=tuple(timings),
         )
@@ -612,7 +618,7 @@ class _StartFailed(Exception):
 def run(jobs, settings: Settings, *, jobs_n: int = 1, overrides: dict | None = None, plot_dir=None,
         on_event=None, show_worker_output: bool = False, python: str = sys.executable,
         only_tf_modules: bool = False, max_memory: int | None = None) -> Report:
-    """Check every activation of ``jobs`` (``targets.Job``: ``file``, ``names``) in worker processes.
+    """Check every activation of ``jobs`` (``targets.Job``: ``file``, ``names``, ``marked``) in worker processes.
 
     ``overrides`` maps a glob (matched against the activation id or name) to settings;
     ``on_event(kind, payload)`` is called on this thread with ("discovered", (file, n)),

@@ -69,7 +69,7 @@ def _expected(name: str, value: Any) -> tuple[str | None, Any]:
         return (None, value) if isinstance(value, str) else ("a reason (a string)", value)
     if name == "stability":
         return (None, value) if isinstance(value, bool) else ("true or false", value)
-    if name == "exclude":
+    if name in ("exclude", "files"):
         globs = [value] if isinstance(value, str) else value
         if not (isinstance(globs, list) and all(isinstance(g, str) for g in globs)):
             return "a glob or a list of globs", value
@@ -85,7 +85,8 @@ def validate_option(name: str, value: Any) -> Any:
     """``value`` checked and normalised for the option ``name``.
 
     Integers stay ``int``, ``timeout``/``rtol``/``atol`` become ``float``, ``range`` a
-    ``(lo, hi)`` tuple of floats, ``kinks`` a list of floats, ``exclude`` a tuple of globs.
+    ``(lo, hi)`` tuple of floats, ``kinks`` a list of floats, ``exclude`` and ``files`` a tuple
+    of globs.
     ``None`` is accepted for ``rtol``, ``atol`` and ``skip`` (not set). Raises ``ValueError``
     reading ``'name' must be <what>, got <value>``.
     """

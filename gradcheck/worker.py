@@ -221,6 +221,7 @@ class Worker:
         self.proto = proto
         self.job: Load | None = None  # the last Load: file, settings, overrides, plot folder
         self.found = {}  # name -> Activation of the loaded file
+        self.unfit = {}  # name -> why that public callable of the loaded file is not an activation
 
     def send(self, msg: Event) -> None:
         self.proto.write(encode(msg) + "\n")
@@ -228,14 +229,14 @@ class Worker:
 
     # -- load ---------------------------------------------------------------------------
     def load(self, job: Load) -> None:
-        from .discover import discover
+        from .discover import survey
         from .loader import ModuleLoadError, load_module
 
-        self.job, self.found = job, {}
+        self.job, self.found, self.unfit = job, {}, {}
         t0 = time.perf_counter()
         try:
             module = load_module(job.file)
-            activations = discover(module, job.file, only_tf_modules=job.only_tf_modules)
+            seen = survey(module, job.file, only_tf_modules=job.only_tf_modules)
         except ModuleLoadError as exc:
             self.send(LoadFailed(exc.load_error))
             return
@@ -244,14 +245,20 @@ class Worker:
             return
         load_s = time.perf_counter() - t0
 
+        activations = seen.activations
         self.found = {a.name: a for a in activations}
-        if job.names is None:
+        self.unfit = {n.name: n.reason for n in seen.not_checked}
+        if job.names is None and job.marked is None:
             names = list(self.found)
-        else:
-            wanted = list(dict.fromkeys(job.names))
-            names = [a.name for a in activations if a.name in wanted]
+            not_checked = seen.not_checked
+        else:  # names asked for, and/or the marked names of a file admitted for its markers
+            wanted = list(dict.fromkeys(job.names or ()))
+            marked = set(job.marked or ())
+            names = [a.name for a in activations if a.name in wanted or a.name in marked]
             names += [n for n in wanted if n not in self.found]
-        self.send(Loaded(job.file, tuple(names), load_s, tuple(self._info(name) for name in names)))
+            not_checked = [n for n in seen.not_checked if n.name in marked and n.name not in wanted]
+        self.send(Loaded(job.file, tuple(names), load_s, tuple(self._info(name) for name in names),
+                         tuple(not_checked)))
 
     def _info(self, name: str) -> ActivationInfo:
         act = self.found.get(name)
@@ -273,7 +280,10 @@ class Worker:
         act = self.found.get(name)
         if act is None:
             file = self.job.file
-            self.send(Result(ActivationResult.error(file, name, UNKNOWN_KIND, f"no activation named {name} in {file}")))
+            message = f"no activation named {name} in {file}"
+            if name in self.unfit:  # a public callable, but not one that can be checked
+                message += f": {self.unfit[name]}"
+            self.send(Result(ActivationResult.error(file, name, UNKNOWN_KIND, message)))
             return
         settings = self._settings_for(act)
         if isinstance(settings, str):

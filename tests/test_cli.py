@@ -29,7 +29,7 @@ def fake_run(monkeypatch):
     """Replace the runner; records its arguments, returns ``fake_run.report``."""
 
     class Fake:
-        report = Report()
+        report = Report(results=(ActivationResult("acts.py::relu", "acts.py", "relu", "function", PASS, "ok"),))
         calls: list = []
 
         def __call__(self, jobs, settings, **kwargs):
@@ -86,8 +86,9 @@ def test_help(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     for option in ("--format", "--samples", "--range", "--seed", "--timeout", "--quiet", "--verbose",
-                   "--version", "--config", "--exclude", "--jobs", "--plot", "--no-stability"):
+                   "--version", "--config", "--exclude", "--jobs", "--plot", "--no-stability", "--hook"):
         assert option in out
+    assert "--only-tf-modules" not in out  # the hook flag's old name still works, undocumented
 
 
 @pytest.mark.parametrize("flag", ["--help", "--version"])
@@ -123,6 +124,16 @@ def test_exit_code_is_the_reports(capsys, target, fake_run, status, code):
     assert main(["acts.py"]) == code
     out, err = capsys.readouterr()
     assert "relu" in out and err == ""
+
+
+@pytest.mark.parametrize("flags, code", [([], 5), (["--hook"], 0), (["--only-tf-modules"], 0)])
+def test_nothing_found_exits_5_except_in_hook_mode(capsys, target, fake_run, flags, code):
+    fake_run.report = Report()
+    assert main([*flags, "acts.py"]) == code
+    assert "no activations found" in capsys.readouterr().out
+    (jobs, _, _), = fake_run.calls
+    # In hook mode acts.py is scanned like a file found in a folder: it does not import TensorFlow.
+    assert [j.file for j in jobs] == ([] if flags else ["acts.py"])
 
 
 def test_json_stdout_is_only_the_document(capsys, target, fake_run):

@@ -7,7 +7,10 @@ import pytest
 import gradcheck.runner
 from gradcheck.cli import main
 from gradcheck.config import ConfigError, find_pyproject, load_config
-from gradcheck.results import Report
+from gradcheck.results import PASS, ActivationResult, Report
+
+# What the fake runner reports: one activation that passed (a run that found nothing exits 5).
+PASSED = Report(results=(ActivationResult("pkg/sub/acts.py::relu", "pkg/sub/acts.py", "relu", "function", PASS, "ok"),))
 
 
 @pytest.fixture
@@ -27,7 +30,7 @@ def calls(monkeypatch):
 
     def fake_run(jobs, settings, **kwargs):
         seen.append((settings, kwargs))
-        return Report()
+        return PASSED
 
     monkeypatch.setattr(gradcheck.runner, "run", fake_run)
     return seen
@@ -87,6 +90,7 @@ skip = "slow"
     ("[tool.gradcheck]\nsamples = 0\n", ["'samples'"]),
     ("[tool.gradcheck]\nrange = [3, 1]\n", ["'range'", "LO < HI"]),
     ("[tool.gradcheck]\nformat = 'xml'\n", ["'format'"]),
+    ("[tool.gradcheck]\nfiles = 3\n", ["'files'", "a glob or a list of globs"]),
     ("[tool.gradcheck.overrides.'*']\nwidth = 3\n", ["unknown key 'width'", "kinks"]),
     ("[tool.gradcheck.overrides.'*']\nkinks = 'zero'\n", ["'kinks'"]),
     ("[tool.gradcheck]\nsamples = \n", ["cannot read"]),
@@ -134,6 +138,13 @@ def test_config_format_json(project, calls, capsys):
     write(project / "pyproject.toml", "[tool.gradcheck]\nformat = 'json'\n")
     assert main(["pkg/sub/acts.py"]) == 0
     assert capsys.readouterr().out.lstrip().startswith("{")
+
+
+def test_files_setting_is_a_glob_or_a_list_of_globs(project):
+    write(project / "pyproject.toml", "[tool.gradcheck]\nfiles = 'nets/*'\n")
+    assert load_config(project / "pyproject.toml") == {"files": ("nets/*",)}
+    write(project / "pyproject.toml", "[tool.gradcheck]\nfiles = ['nets/*', '*_act.py']\n")
+    assert load_config(project / "pyproject.toml") == {"files": ("nets/*", "*_act.py")}
 
 
 def test_no_config_uses_built_in_defaults(project, calls):

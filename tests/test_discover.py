@@ -6,7 +6,7 @@ import keras
 import pytest
 import tensorflow as tf
 
-from gradcheck.discover import Activation, classify, discover, find_custom_gradient
+from gradcheck.discover import Activation, classify, discover, find_custom_gradient, survey
 from gradcheck.loader import load_module
 
 HEADER = "import tensorflow as tf\nimport keras\nimport gradcheck\n"
@@ -264,3 +264,83 @@ def test_without_the_flag_the_contract_rule_applies(tmp_path):
     path = tmp_path / "plain.py"
     path.write_text("def main(argv=None):\n    return 0\n")
     assert [a.name for a in discover(load_module(str(path)), "plain.py")] == ["main"]
+
+
+def test_survey_lists_what_it_cannot_check_with_reason_and_def_line(tmp_path):
+    path = tmp_path / "acts.py"
+    path.write_text(HEADER + textwrap.dedent("""
+        import dataclasses
+
+        def swish(x):
+            return x * tf.sigmoid(x)
+
+        def glu(x, gate):
+            return x * tf.sigmoid(gate)
+
+        @gradcheck.options(samples=8)
+        @tf.custom_gradient
+        def pair(x, y):
+            return x * y, lambda dy: (dy * y, dy * x)
+
+        def needs_keyword(x, *, alpha):
+            return x * alpha
+
+        def no_args():
+            return 0
+
+        @dataclasses.dataclass
+        class Config:
+            width: int = 3
+
+        class Maxout(keras.layers.Layer):
+            def __init__(self, num_units, axis=-1, **kwargs):
+                super().__init__(**kwargs)
+
+        class Scaler:
+            def __call__(self, x):
+                return 2 * x
+
+        scaler = Scaler()
+        SCALE = 1.5
+
+        def _private(x, y):
+            return x
+        """))
+    seen = survey(load_module(str(path)), "acts.py")
+    assert [a.name for a in seen.activations] == ["swish"]
+    lines = path.read_text().splitlines()
+    reasons = {n.name: n.reason for n in seen.not_checked}
+    assert reasons == {
+        "glu": "takes 2 required arguments (x, gate)",
+        "pair": "takes 2 required arguments (x, y)",
+        "needs_keyword": "takes required keyword-only argument (alpha)",
+        "no_args": "takes no arguments",
+        "Config": "not a keras Layer",
+        "Maxout": "needs constructor arguments (num_units)",
+        "Scaler": "not a keras Layer",
+        "scaler": "a callable Scaler object, not a function or a keras Layer",
+    }
+    by_name = {n.name: n for n in seen.not_checked}
+    assert by_name["glu"].id == "acts.py::glu" and by_name["glu"].file == "acts.py"
+    for name, text in (("glu", "def glu("), ("pair", "def pair("), ("Config", "class Config"),
+                       ("Maxout", "class Maxout")):
+        assert lines[by_name[name].line - 1].startswith(text), name  # past the decorators
+    assert by_name["scaler"].line is None
+
+
+def test_survey_respects_all_and_ignores_imported_callables(tmp_path):
+    path = tmp_path / "acts.py"
+    path.write_text(HEADER + textwrap.dedent("""
+        from keras.layers import Dense
+        from os.path import join
+
+        __all__ = ["kept"]
+
+        def kept(x, y):
+            return x
+
+        def hidden(x, y):
+            return x
+        """))
+    assert [(n.name, n.reason) for n in survey(load_module(str(path)), "acts.py").not_checked] == [
+        ("kept", "takes 2 required arguments (x, y)")]

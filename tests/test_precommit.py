@@ -69,6 +69,29 @@ class Config:
     name = "x"
 '''
 
+# A training script that trains at import (here: leaves TRAINED behind) next to an activation
+# file: the hook must check the one and never import the other.
+TRAIN = '''\
+import os
+
+import tensorflow as tf
+
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "TRAINED"), "w") as f:
+    f.write("training ran\\n")
+
+
+def evaluate(dataset):
+    return dataset
+'''
+
+ACTIVATIONS = '''\
+import tensorflow as tf
+
+
+def swish(x):
+    return x * tf.sigmoid(x)
+'''
+
 _SKIP_DIRS = {".git", "__pycache__", ".pytest_cache", ".venv", "venv", "build", "dist", ".mypy_cache"}
 
 
@@ -134,7 +157,8 @@ def user_repo(tmp_path_factory, hook_repo):
     project = tmp_path_factory.mktemp("project")
     (project / ".pre-commit-config.yaml").write_text(
         f"repos:\n  - repo: {repo_path}\n    rev: {rev}\n    hooks:\n      - id: {HOOK_ID}\n")
-    for name, text in (("bad.py", BAD), ("good.py", GOOD), ("plain.py", PLAIN)):
+    for name, text in (("bad.py", BAD), ("good.py", GOOD), ("plain.py", PLAIN), ("train.py", TRAIN),
+                       ("activations.py", ACTIVATIONS)):
         (project / name).write_text(text)
     (project / "README.txt").write_text("not python: the hook must not see it\n")
     _git("init", "-q", cwd=project)
@@ -167,12 +191,21 @@ def test_run_passes_quietly_on_files_without_activations(user_repo):
     assert "no activations found" not in proc.stdout  # pre-commit shows hook output on failure only
 
 
+def test_run_checks_activation_files_and_never_imports_a_training_script(user_repo):
+    project, home = user_repo
+    proc = _pre_commit("run", HOOK_ID, "--verbose", "--files", "train.py", "activations.py", cwd=project, home=home)
+    assert proc.returncode == 0, _explain(proc, home)
+    assert "activations.py::swish" in proc.stdout and "1 passed" in proc.stdout, _explain(proc, home)
+    assert not (project / "TRAINED").exists()
+
+
 def test_run_on_all_files_reports_only_the_bad_one(user_repo):
     project, home = user_repo
     proc = _pre_commit("run", HOOK_ID, "--all-files", cwd=project, home=home)
     assert proc.returncode != 0, _explain(proc, home)
     assert "bad.py::tanh_wrong_grad" in proc.stdout
     assert "FAIL good.py" not in proc.stdout and "README" not in proc.stdout
+    assert not (project / "TRAINED").exists()
 
 
 def test_try_repo(hook_repo, tmp_path):

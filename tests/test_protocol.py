@@ -10,7 +10,7 @@ import pytest
 from gradcheck.discover import Kind
 from gradcheck.protocol import (ActivationInfo, Check, Exit, Load, Loaded, LoadFailed, ProtocolError, Ready, Result,
                                 decode, encode)
-from gradcheck.results import ActivationResult, CheckResult, LoadError
+from gradcheck.results import ActivationResult, CheckResult, LoadError, NotChecked
 from gradcheck.settings import Settings
 
 RESULT = ActivationResult(
@@ -31,6 +31,11 @@ MESSAGES = [
            (ActivationInfo("f", Kind.CUSTOM_GRADIENT, 5.0), ActivationInfo("missing", Kind.FUNCTION))),
     LoadFailed(LoadError("a.py", "SyntaxError: invalid syntax (line 3)", "detail")),
     Result(RESULT),
+    # the discovery scope's additions: a file admitted for its markers, what cannot be checked
+    Load("layers.py", (), Settings(), marked=("act", "gone")),
+    Loaded("a.py", ("f",), 0.1, (ActivationInfo("f", Kind.FUNCTION),),
+           (NotChecked("a.py::glu", "a.py", "glu", 31, "takes 2 required arguments (x, gate)"),
+            NotChecked("a.py::obj", "a.py", "obj", None, "not a keras Layer"))),
 ]
 
 
@@ -56,6 +61,8 @@ def test_decoded_kinds_are_kinds():
 
 def test_optional_fields_of_a_minimal_worker():
     assert decode('{"ev": "ready", "tf_import_s": 0.0}') == Ready(0.0)
+    assert decode('{"ev": "loaded", "file": "x.py", "names": []}').not_checked == ()
+    assert decode('{"op": "load", "file": "x.py", "names": null, "settings": {}}').marked is None
     assert decode('{"ev": "loaded", "file": "x.py", "names": ["a", "b"]}') == Loaded("x.py", ("a", "b"))
 
 

@@ -12,7 +12,7 @@ import pytest
 import gradcheck
 from gradcheck.report import get_formatter
 from gradcheck.report.junit import dotted
-from gradcheck.results import ActivationResult, CheckResult, LoadError, Report
+from gradcheck.results import ActivationResult, CheckResult, LoadError, NotChecked, NotImported, Report
 
 GOOD = ActivationResult(
     "acts/good.py::relu", "acts/good.py", "relu", "function", "pass", "all checks passed",
@@ -54,7 +54,9 @@ def render(name, report=REPORT, **kwargs):
 
 def test_json_document_shape():
     doc = json.loads(render("json"))
-    assert list(doc)[:6] == ["version", "tool", "settings", "results", "errors", "summary"]
+    # The contract's order; not_checked is empty here but always present.
+    assert list(doc)[:7] == ["version", "tool", "settings", "results", "errors", "not_checked", "summary"]
+    assert doc["not_checked"] == []
     assert doc["version"] == 1
     assert doc["tool"] == {"name": "gradcheck", "version": gradcheck.__version__}
     assert doc["settings"]["samples"] == 2048 and doc["settings"]["range"] == [-8.0, 8.0]
@@ -173,6 +175,65 @@ def test_text_verbose_shows_checks_kinks_timings_and_tracebacks():
 
 def test_text_nothing_found():
     assert "no activations found" in render("text", Report())
+
+
+# --- scope: not_checked, not_imported, nothing found ------------------------------------
+
+GLU = NotChecked("acts/good.py::glu", "acts/good.py", "glu", 31, "takes 2 required arguments (x, gate)")
+MAXOUT = NotChecked("acts/good.py::Maxout", "acts/good.py", "Maxout", None, "needs constructor arguments (num_units)")
+PASSED_OVER = (NotImported("train.py", "no activation file: path does not match *activation*, no marker"),
+               NotImported("setup_helpers.py", "does not import tensorflow/keras"))
+SCOPED = Report(results=(GOOD,), not_checked=(GLU, MAXOUT), not_imported=PASSED_OVER)
+
+
+def test_json_not_checked_as_the_contract_says_and_not_imported():
+    doc = json.loads(render("json", SCOPED))
+    assert doc["not_checked"] == [
+        {"id": "acts/good.py::glu", "file": "acts/good.py", "name": "glu", "line": 31,
+         "reason": "takes 2 required arguments (x, gate)"},
+        {"id": "acts/good.py::Maxout", "file": "acts/good.py", "name": "Maxout", "line": None,
+         "reason": "needs constructor arguments (num_units)"},
+    ]
+    assert doc["not_imported"] == [{"file": n.file, "reason": n.reason} for n in PASSED_OVER]
+    assert doc["summary"]["passed"] == 1  # not_checked is not a result
+
+
+def test_junit_not_checked_are_skipped_testcases():
+    (suite,) = ET.fromstring(render("junit", SCOPED)).iter("testsuite")
+    assert (suite.get("tests"), suite.get("skipped")) == ("3", "2")
+    glu = next(c for c in suite.iter("testcase") if c.get("name") == "glu")
+    assert glu.get("classname") == "acts.good"
+    assert glu.find("skipped").get("message") == "not checked: takes 2 required arguments (x, gate)"
+
+
+def test_text_lists_not_checked_and_not_imported_with_v_only():
+    out = render("text", SCOPED)
+    assert "not imported" not in out and "glu" not in out
+    assert out.rstrip().endswith("1 passed, 0 warned, 0 failed, 0 errors, 0 skipped, 2 not checked")
+    verbose = render("text", SCOPED, verbosity=1)
+    assert "not imported: train.py (no activation file: path does not match *activation*, no marker)\n" in verbose
+    assert "not imported: setup_helpers.py (does not import tensorflow/keras)\n" in verbose
+    assert "not checked: acts/good.py::glu (line 31): takes 2 required arguments (x, gate)\n" in verbose
+    assert "not checked: acts/good.py::Maxout: needs constructor arguments (num_units)\n" in verbose
+
+
+def test_text_nothing_found_hints_at_v_and_the_files_setting():
+    report = Report(not_imported=PASSED_OVER, settings={"files": ["*activation*"]})
+    out = render("text", report)
+    assert out.startswith("no activations found\n")
+    assert "2 files not imported (-v says why)" in out and "[tool.gradcheck] files (now *activation*)" in out
+    assert "no activations found" in render("text", report, verbosity=-1)
+    assert "-v says why" not in render("text", report, verbosity=1)
+    assert "hint" not in render("text", Report())  # nothing was passed over: nothing to hint at
+
+
+def test_exit_code_nothing_found_is_5_but_0_in_hook_mode():
+    assert Report().exit_code == 5
+    assert Report(not_checked=(GLU,), not_imported=PASSED_OVER).exit_code == 5
+    assert Report(hook=True).exit_code == 0
+    assert Report(errors=(BROKEN,)).exit_code == 1 and Report(errors=(BROKEN,), hook=True).exit_code == 1
+    assert Report(results=(LAZY,)).exit_code == 0  # found, skipped on purpose
+    assert Report(results=(BAD,), hook=True).exit_code == 1
 
 
 def test_unknown_format():

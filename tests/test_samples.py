@@ -155,7 +155,8 @@ def test_junit_has_one_failure_per_bad_activation():
     assert {c.get("name") for c in cases} == set(BAD_EXPECTED)
 
 
-def test_folder_without_activations_exits_0(tmp_path):
+def test_folder_without_activations_exits_5_and_0_in_hook_mode(tmp_path):
+    """Nothing found is exit status 5 (the contract, as pytest), except for the hook."""
     (tmp_path / ".git").mkdir()  # keeps pyproject discovery inside tmp_path
     pkg = tmp_path / "src"
     pkg.mkdir()
@@ -166,4 +167,7 @@ def test_folder_without_activations_exits_0(tmp_path):
         "class Plain:\n    pass\n"
     )
     proc = gradcheck(str(pkg), cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "no activations found" in proc.stdout
+    hook = gradcheck("--hook", str(pkg / "helpers.py"), cwd=tmp_path)
+    assert hook.returncode == 0, hook.stdout + hook.stderr

@@ -2,7 +2,8 @@
 
 import pytest
 
-from gradcheck.targets import Job, TargetError, expand_targets
+from gradcheck.results import NotImported
+from gradcheck.targets import Job, TargetError, apply_scope, expand_targets
 
 
 @pytest.fixture
@@ -101,3 +102,54 @@ def test_name_on_a_folder_or_bad_name_is_an_error(tree):
 def test_empty_folder_gives_no_jobs(tmp_path):
     (tmp_path / "empty").mkdir()
     assert expand_targets([str(tmp_path / "empty")]) == []
+
+
+# --- scope: files found in folders (or handed to the hook) are scanned before import -----
+
+def test_folder_files_are_scoped_explicit_files_are_not(tree):
+    jobs = {j.file: j for j in expand_targets(["proj", "proj/b.py", "proj/sub/c.py::f"])}
+    assert jobs["proj/a.py"] == Job("proj/a.py", None, scoped=True)
+    assert jobs["proj/b.py"] == Job("proj/b.py")  # named whole: explicit rules win
+    assert jobs["proj/sub/c.py"] == Job("proj/sub/c.py", ("f",), scoped=True)  # asked for f, and found
+
+
+def test_hook_treats_file_arguments_like_files_found_in_a_folder(tree):
+    args = ["proj/a.py", "proj/__init__.py", "proj/setup.py", "proj/notes.txt", "proj/.hidden/h.py",
+            "proj/venv/lib/v.py", "proj/tests/test_x.py", "proj/sub/c.py"]
+    assert expand_targets(args, exclude=("tests",), hook=True) == [
+        Job("proj/a.py", None, scoped=True), Job("proj/sub/c.py", None, scoped=True)]
+    assert expand_targets(["proj/a.py"]) == [Job("proj/a.py")]
+
+
+def _write(tmp_path, rel, text):
+    path = tmp_path / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return rel
+
+
+def test_apply_scope_keeps_admitted_files_and_says_why_others_are_not(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tf_fn = "import tensorflow as tf\n\ndef f(x):\n    return x\n"
+    marked = "import tensorflow as tf\n\n@tf.custom_gradient\ndef g(x):\n    pass\n\ndef h(x):\n    pass\n"
+    files = [
+        _write(tmp_path, "src/activations.py", tf_fn),
+        _write(tmp_path, "src/layers.py", marked),
+        _write(tmp_path, "src/data.py", tf_fn),
+        _write(tmp_path, "src/plain_activation.py", "def f(x):\n    return x\n"),
+        _write(tmp_path, "src/asked.py", tf_fn),
+    ]
+    jobs = expand_targets(["src", "src/asked.py::f"])
+    assert [j.file for j in jobs] == sorted(files)
+    kept, passed_over = apply_scope(jobs, ("*activation*",))
+    assert kept == [
+        Job("src/activations.py"),
+        Job("src/asked.py", ("f",)),  # not an activation file, but f was asked for by name
+        Job("src/layers.py", (), marked=("g",)),
+    ]
+    assert passed_over == [
+        NotImported("src/data.py", "no activation file: path does not match *activation*, no marker"),
+        NotImported("src/plain_activation.py", "does not import tensorflow/keras"),
+    ]
+    explicit = [Job("src/data.py"), Job("src/data.py", ("f",))]
+    assert apply_scope(explicit) == (explicit, [])  # named files are never scanned

@@ -38,8 +38,10 @@ def document(report: Report) -> dict[str, Any]:
         "settings": settings,
         "results": [r.to_dict() for r in report.results],
         "errors": [e.to_dict() for e in report.errors],
+        "not_checked": [n.to_dict() for n in report.not_checked],
         "summary": report.summary,
         "duration": total_time(report),
+        "not_imported": [n.to_dict() for n in report.not_imported],
     }
     if report.interrupted_by:  # the results are partial
         doc["interrupted"] = report.interrupted_by

@@ -3,7 +3,8 @@
 One ``<testsuite name="gradcheck">`` (inside ``<testsuites>``, as pytest writes it); one
 ``<testcase>`` per activation, classname = the file as a dotted path. ``warn`` passes and
 carries the warning in ``<system-out>``; a module that failed to load is a testcase named
-``load`` with an ``<error>``.
+``load`` with an ``<error>``; a public callable that could not be checked (``not_checked``)
+is a ``<skipped>`` testcase with the reason.
 """
 
 from __future__ import annotations
@@ -48,10 +49,10 @@ class JunitFormatter:
     def write(self, report: Report, stream: TextIO) -> None:
         summary = report.summary
         counts = {
-            "tests": str(len(report.results) + len(report.errors)),
+            "tests": str(len(report.results) + len(report.errors) + len(report.not_checked)),
             "failures": str(summary["failed"]),
             "errors": str(summary["errors"] + len(report.errors)),
-            "skipped": str(summary["skipped"]),
+            "skipped": str(summary["skipped"] + len(report.not_checked)),
             "time": f"{total_time(report) or 0.0:.3f}",
         }
         root = ET.Element("testsuites", counts)
@@ -69,6 +70,9 @@ class JunitFormatter:
                 ET.SubElement(case, "skipped", {"message": message})
             elif r.status == WARN:
                 ET.SubElement(case, "system-out").text = _xml(_details(r, (WARN,)))
+        for n in report.not_checked:
+            case = ET.SubElement(suite, "testcase", {"classname": dotted(n.file), "name": n.name, "time": "0.000"})
+            ET.SubElement(case, "skipped", {"message": _xml(f"not checked: {n.reason}")})
         for e in report.errors:
             case = ET.SubElement(suite, "testcase", {"classname": dotted(e.file), "name": "load", "time": "0.000"})
             ET.SubElement(case, "error", {"message": _xml(e.message)}).text = _xml(e.detail or e.message)

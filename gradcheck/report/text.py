@@ -1,7 +1,8 @@
 """``--format text``: a rich table for people, then what went wrong, then a summary line.
 
 Verbosity: -2 summary only; -1 problem lines and summary; 0 adds the table; 1+ adds every
-check's message, kinks, load-error tracebacks and timings. User-supplied strings are
+check's message, kinks, load-error tracebacks, the files not imported and the callables
+not checked (with the reason), and timings. User-supplied strings are
 printed as :class:`rich.text.Text` (never parsed as markup) and with ``soft_wrap`` so a
 one-line message stays one line, whatever the width.
 """
@@ -65,6 +66,8 @@ def summary_line(report: Report) -> str:
     if report.errors:
         n = len(report.errors)
         parts.append(f"{n} file{'' if n == 1 else 's'} not loaded")
+    if report.not_checked:
+        parts.append(f"{len(report.not_checked)} not checked")
     line = ", ".join(parts)
     seconds = total_time(report)
     line = line if seconds is None else f"{line} in {seconds:.1f} s"
@@ -89,6 +92,22 @@ def check_columns(report: Report) -> list[str]:
     return columns
 
 
+def nothing_found_hints(report: Report, *, verbose: bool) -> list[str]:
+    """What to try when a run found no activation."""
+    hints = []
+    if report.not_imported:
+        n = len(report.not_imported)
+        patterns = report.settings.get("files")
+        where = f" (now {', '.join(patterns)})" if patterns else ""
+        hints.append(f"{n} file{'' if n == 1 else 's'} not imported{'' if verbose else ' (-v says why)'}: "
+                     f"name the files that hold activations to match [tool.gradcheck] files{where}, "
+                     "mark activations with @gradcheck.options(), or give the files as targets")
+    if report.not_checked and not verbose:
+        n = len(report.not_checked)
+        hints.append(f"{n} public callable{' was' if n == 1 else 's were'} not checked (-v says why)")
+    return hints
+
+
 class TextFormatter:
     def __init__(self, *, verbosity: int = 0, color: bool | None = None):
         self.verbosity = verbosity
@@ -111,14 +130,20 @@ class TextFormatter:
     def write(self, report: Report, stream: TextIO) -> None:
         console = self._console(stream)
         line = lambda *parts: console.print(Text.assemble(*parts), soft_wrap=True)  # noqa: E731
-        if self.verbosity >= 0:
-            if report.results:
-                console.print(self._table(report))
-            elif not report.errors:
-                line("no activations found")
+        if self.verbosity >= 0 and report.results:
+            console.print(self._table(report))
+        if self.verbosity >= -1 and report.nothing_found:
+            line("no activations found")
+            for hint in nothing_found_hints(report, verbose=self.verbosity >= 1):
+                line(f"    hint: {hint}")
         if self.verbosity >= 1:
             for r in report.results:
                 self._details(r, line)
+            for n in report.not_imported:
+                line(Text(f"not imported: {n.file} ({n.reason})", style="dim"))
+            for n in report.not_checked:
+                at = f" (line {n.line})" if n.line is not None else ""
+                line(Text(f"not checked: {n.id}{at}: {n.reason}", style="dim"))
         if self.verbosity >= -1:
             for r in report.results:
                 if r.status != PASS:

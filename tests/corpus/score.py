@@ -1,6 +1,6 @@
 """Score gradcheck's verdicts on the labeled corpus: recall on buggy, false alarms on correct.
 
-    python tests/corpus/score.py            # runs gradcheck on tests/corpus and prints the figures
+    python tests/corpus/score.py            # runs gradcheck on the corpus files and prints the figures
 
 "Buggy" = labeled fail/error, "risky" = labeled warn, "correct" = labeled pass. A bug is
 caught when gradcheck says fail or error; a false alarm is fail/error (or warn) on a correct
@@ -19,12 +19,18 @@ __all__: list[str] = []  # nothing here is an activation
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from labels import all_expected  # noqa: E402
+from labels import CORPUS_DIR, PREFIX, all_expected  # noqa: E402
+
+
+def corpus_targets() -> list[str]:
+    """Every ``tests/corpus/*.py``, named one by one: a folder target would import only files
+    named like ``*activation*`` (or with a marker), and the corpus modules are not."""
+    return [f"{PREFIX}/{p.name}" for p in sorted(CORPUS_DIR.glob("*.py"))]
 
 
 def run_gradcheck(*args: str) -> dict:
-    """The JSON document of ``gradcheck --format json tests/corpus`` (run from the repo root)."""
-    cmd = [sys.executable, "-m", "gradcheck", "--format", "json", "-j", "2", "tests/corpus", *args]
+    """The JSON document of ``gradcheck --format json tests/corpus/*.py`` (run from the repo root)."""
+    cmd = [sys.executable, "-m", "gradcheck", "--format", "json", "-j", "2", *corpus_targets(), *args]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800,
                           env={**os.environ, "NO_COLOR": "1"})
     if proc.returncode not in (0, 1):
