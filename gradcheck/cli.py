@@ -6,6 +6,7 @@ instant, and the runner/reporters are imported only when a run starts.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
@@ -18,7 +19,7 @@ import click
 
 from . import __version__
 from .defaults import DEFAULT_FILES, DEFAULT_RANGE, DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, FORMATS
-from .validation import INT_MINIMUM, is_number, is_positive
+from .validation import AUTO, INT_MINIMUM, MAXIMUM, is_number, is_positive
 
 # config (tomllib, pathlib), settings (dataclasses) and targets are imported where used:
 # `gradcheck --version` must start about as fast as `import click, rich`.
@@ -26,12 +27,16 @@ from .validation import INT_MINIMUM, is_number, is_positive
 # Exit statuses of the contract that the command sets itself (0 / 1 are Report.exit_code's).
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+MIN_MEMORY = 64 << 20  # --max-memory below this cannot even hold a check's arrays
 
 
-class PositiveFloat(click.ParamType):
-    """A finite float > 0 (click's FloatRange lets ``nan`` and ``inf`` through)."""
+class BoundedFloat(click.ParamType):
+    """A finite float > 0 and at most ``maximum`` (click's FloatRange lets ``nan`` and ``inf`` through)."""
 
     name = "float"
+
+    def __init__(self, maximum: float = math.inf):
+        self.maximum = maximum
 
     def convert(self, value, param, ctx):
         try:
@@ -40,7 +45,47 @@ class PositiveFloat(click.ParamType):
             self.fail(f"{value!r} is not a valid number.", param, ctx)
         if not is_positive(number):
             self.fail(f"{value!r} is not a finite number > 0.", param, ctx)
+        if number > self.maximum:
+            self.fail(f"{value!r} is more than {self.maximum:g}.", param, ctx)
         return number
+
+
+class Jobs(click.ParamType):
+    """A number of workers >= 1, or ``auto``."""
+
+    name = "N|auto"
+
+    def convert(self, value, param, ctx):
+        if value == AUTO:
+            return AUTO
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of workers or 'auto'.", param, ctx)
+        if number < INT_MINIMUM["jobs"]:
+            self.fail(f"{value!r} is not >= 1.", param, ctx)
+        return number
+
+
+class MemorySize(click.ParamType):
+    """Bytes, written as 2G, 1.5GB, 512M, 800MiB or a plain number of bytes."""
+
+    name = "SIZE"
+    UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("IB").removesuffix("B")
+        unit = text[-1:] if text[-1:] in self.UNITS and text[-1:] else ""
+        try:
+            number = float(text[: len(text) - len(unit)])
+        except ValueError:
+            self.fail(f"{value!r} is not a size such as 2G, 512M or 1.5GB.", param, ctx)
+        size = number * self.UNITS[unit]
+        if not (math.isfinite(size) and size >= MIN_MEMORY):
+            self.fail(f"{value!r} is less than {MIN_MEMORY >> 20} MB.", param, ctx)
+        return int(size)
 
 
 def _check_range(ctx, param, value):
@@ -49,6 +94,9 @@ def _check_range(ctx, param, value):
         raise click.BadParameter(f"LO and HI must be finite, got {lo:g} {hi:g}.", ctx, param)
     if not lo < hi:
         raise click.BadParameter(f"LO must be less than HI, got {lo:g} {hi:g}.", ctx, param)
+    if max(abs(lo), abs(hi)) > MAXIMUM["range"]:
+        raise click.BadParameter(f"LO and HI must lie within +-{MAXIMUM['range']:g} (finite in float32), "
+                                 f"got {lo:g} {hi:g}.", ctx, param)
     return value
 
 
@@ -76,18 +124,21 @@ def _read_config(ctx, param, value):
 @click.argument("targets", nargs=-1, required=True, is_eager=True, metavar="TARGET...")
 @click.option("--format", "format", type=click.Choice(FORMATS), default="text", show_default=True,
               help="text: a table for people; json / junit: machine-readable on stdout.")
-@click.option("--samples", type=click.IntRange(min=INT_MINIMUM["samples"]), default=DEFAULT_SAMPLES, show_default=True,
+@click.option("--samples", type=click.IntRange(min=INT_MINIMUM["samples"], max=MAXIMUM["samples"]),
+              default=DEFAULT_SAMPLES, show_default=True,
               help="Sample points per activation (per dtype checked).")
 @click.option("--range", "range", type=(float, float), default=DEFAULT_RANGE, show_default=True,
               metavar="LO HI", callback=_check_range, help="Input interval sampled.")
 @click.option("--seed", type=click.IntRange(min=INT_MINIMUM["seed"]), default=DEFAULT_SEED, show_default=True,
               help="Seed of the sampling; same seed, same verdicts.")
-@click.option("--timeout", type=PositiveFloat(), default=DEFAULT_TIMEOUT, show_default=True,
+@click.option("--timeout", type=BoundedFloat(MAXIMUM["timeout"]), default=DEFAULT_TIMEOUT, show_default=True,
               metavar="SECONDS", help="Per activation; longer is reported as error.")
-@click.option("--rtol", type=PositiveFloat(), default=None, help="Relative tolerance [default: per dtype].")
-@click.option("--atol", type=PositiveFloat(), default=None, help="Absolute tolerance [default: per dtype].")
-@click.option("-j", "--jobs", type=click.IntRange(min=INT_MINIMUM["jobs"]), default=1, show_default=True,
-              help="Worker processes.")
+@click.option("--rtol", type=BoundedFloat(), default=None, help="Relative tolerance [default: per dtype].")
+@click.option("--atol", type=BoundedFloat(), default=None, help="Absolute tolerance [default: per dtype].")
+@click.option("-j", "--jobs", type=Jobs(), default=1, show_default=True,
+              help="Worker processes, or 'auto': as many as the cores and memory allow (~1 GB each).")
+@click.option("--max-memory", type=MemorySize(), default=None, metavar="SIZE",
+              help="Memory one file's checks may use beyond the worker's own (e.g. 2G); more is an error.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files found in folders that match.")
 @click.option("--plot", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Write a PNG of function and gradients per activation (needs matplotlib).")
@@ -104,7 +155,7 @@ def _read_config(ctx, param, value):
               help="pyproject.toml to read [tool.gradcheck] from [default: found walking up from the targets].")
 @click.version_option(__version__, "--version", prog_name="gradcheck", message="%(prog)s %(version)s")
 @click.pass_context
-def gradcheck(ctx, targets, format, samples, range, seed, timeout, rtol, atol, jobs, exclude, plot,
+def gradcheck(ctx, targets, format, samples, range, seed, timeout, rtol, atol, jobs, max_memory, exclude, plot,
               hook, only_tf_modules, stability, quiet, verbose):
     """Check the gradients of the activation functions in TARGET...
 
@@ -125,14 +176,18 @@ def gradcheck(ctx, targets, format, samples, range, seed, timeout, rtol, atol, j
     if plot is not None:  # once, up front, rather than a note on every activation's result
         _require_plotting(ctx)
 
-    from .runner import Interrupted, run
+    from .runner import Interrupted, run, workers_for
 
+    workers, why = workers_for(jobs, len(scope.jobs))
+    if why is not None and (verbosity >= 1 or jobs != AUTO):
+        click.echo(f"gradcheck: {why}", err=True)
     started = time.perf_counter()
     try:
         with _signals_interrupt(), \
                 _progress(enabled=format == "text" and verbosity >= 0 and _is_tty(sys.stderr)) as on_event:
-            report = run(scope.jobs, settings, jobs_n=jobs, overrides=ctx.meta.get("gradcheck.overrides"),
-                         plot_dir=plot, on_event=on_event, show_worker_output=verbosity >= 2)
+            report = run(scope.jobs, settings, jobs_n=workers, overrides=ctx.meta.get("gradcheck.overrides"),
+                         plot_dir=plot, on_event=on_event, show_worker_output=verbosity >= 2,
+                         max_memory=max_memory)
     except Interrupted as stopped:  # every worker is gone; show what was checked before the signal
         report = replace(stopped.report, interrupted=stopped.signum)
     report = _completed(report, settings, time.perf_counter() - started, scope)

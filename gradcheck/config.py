@@ -39,11 +39,20 @@ def find_pyproject(paths: list[str]) -> Path | None:
     start = _common_parent(paths)
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
-        if candidate.is_file() and "gradcheck" in _read(candidate).get("tool", {}):
+        if _is_file(candidate) and "gradcheck" in _read(candidate).get("tool", {}):
             return candidate
-        if any((folder / marker).exists() for marker in _ROOT_MARKERS):
+        if any(_is_file(folder / marker, or_folder=True) for marker in _ROOT_MARKERS):
             return None
     return None
+
+
+def _is_file(path: Path, or_folder: bool = False) -> bool:
+    """Whether ``path`` is a file (or a folder), False where it cannot be looked at (a folder
+    the user may not read: the walk goes on instead of failing with a traceback)."""
+    try:
+        return path.is_file() or (or_folder and path.exists())
+    except OSError:
+        return False
 
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:

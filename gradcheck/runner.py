@@ -600,6 +600,39 @@ class _Run:
         )
 
 
+# What one worker needs: TensorFlow and a check's arrays (a million points peak at ~0.8 GB).
+WORKER_MEMORY = 1 << 30
+
+
+def _available_memory() -> int | None:
+    """Bytes the machine can still give (MemAvailable, Linux), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def workers_for(requested, n_files: int) -> tuple[int, str | None]:
+    """How many workers to start for ``requested`` (a number, or "auto": the cores) and
+    ``n_files`` files: never more than the files, nor than the available memory holds
+    (~1 GB each). Returns the number and, when it is not what was asked, why."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    wanted = cores if requested == "auto" else int(requested)
+    memory = _available_memory()
+    by_memory = max(1, memory // WORKER_MEMORY) if memory is not None else wanted
+    n = max(1, min(wanted, by_memory, n_files or 1))
+    if requested == "auto":
+        return n, f"-j auto: {n} worker{'s' if n != 1 else ''} ({cores} cores, " + \
+            (f"{memory / (1 << 30):.1f} GB available, " if memory is not None else "") + f"{n_files} files)"
+    if n < wanted and by_memory < min(wanted, n_files or 1):
+        return n, f"-j {wanted} capped to {n}: {memory / (1 << 30):.1f} GB available, ~1 GB per worker"
+    return n, None
+
+
 class Interrupted(KeyboardInterrupt):
     """The run was stopped by a signal (``signum``: SIGINT, SIGTERM, SIGHUP) after every worker
     was killed; ``report`` holds the results received until then."""

@@ -62,6 +62,8 @@ def expand_targets(targets: list[str], exclude: tuple[str, ...] = (), *, hook: b
         path, sep, name = target.partition("::")
         if not os.path.exists(path):
             raise TargetError(f"Path '{path}' does not exist.")
+        if not os.access(path, os.R_OK | (os.X_OK if os.path.isdir(path) else 0)):
+            raise TargetError(f"Path '{path}' cannot be read (permission denied).")
         if sep:
             if not os.path.isfile(path):
                 raise TargetError(f"'{target}': '::name' needs a file, not a folder.")

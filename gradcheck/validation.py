@@ -17,7 +17,13 @@ from .defaults import FORMATS, OPTION_NAMES
 
 # Smallest value of each integer option.
 INT_MINIMUM = {"samples": 1, "jobs": 1, "seed": 0}
+# Largest values that still make sense, so that absurd ones are usage errors, not crashes:
+# a hundred million points (a million takes a second), a timeout of 115 days (later ones
+# overflow the clock), sample points finite in float32 (|x| < 3.4e38).
+MAXIMUM = {"samples": 10**8, "timeout": 1e7, "range": 1e38}
 POSITIVE = ("timeout", "rtol", "atol")
+# Workers per run: a number, or "auto" (what the machine's cores and memory allow).
+AUTO = "auto"
 # None means "not set" for these: tolerances chosen per dtype, no reason to skip.
 UNSET_OK = ("rtol", "atol", "skip")
 
@@ -48,10 +54,20 @@ def _items(value: Any) -> list | None:
 
 def _expected(name: str, value: Any) -> tuple[str | None, Any]:
     """(what ``value`` should have been, or None if it is fine; the normalised value)."""
+    if name == "jobs" and value == AUTO:
+        return None, value
     if name in INT_MINIMUM:
         ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= INT_MINIMUM[name]
-        return (None, int(value)) if ok else (f"an integer >= {INT_MINIMUM[name]}", value)
+        if name in MAXIMUM:
+            ok = ok and value <= MAXIMUM[name]
+            expected = f"an integer from {INT_MINIMUM[name]} to {MAXIMUM[name]}"
+        else:
+            expected = f"an integer >= {INT_MINIMUM[name]}" + (" or 'auto'" if name == "jobs" else "")
+        return (None, int(value)) if ok else (expected, value)
     if name in POSITIVE:
+        if name in MAXIMUM:
+            ok = is_positive(value) and value <= MAXIMUM[name]
+            return (None, float(value)) if ok else (f"a number > 0 and <= {MAXIMUM[name]:g}", value)
         return (None, float(value)) if is_positive(value) else ("a number > 0", value)
     if name == "range":
         pair = _items(value)
@@ -59,6 +75,8 @@ def _expected(name: str, value: Any) -> tuple[str | None, Any]:
             return "a list [LO, HI] of two numbers", value
         if not pair[0] < pair[1]:
             return "a list [LO, HI] with LO < HI", value
+        if max(abs(pair[0]), abs(pair[1])) > MAXIMUM["range"]:
+            return f"a list [LO, HI] within +-{MAXIMUM['range']:g} (finite in float32)", value
         return None, (float(pair[0]), float(pair[1]))
     if name == "kinks":
         points = _items(value)
