@@ -23,17 +23,18 @@ so nothing the user's code prints can be mistaken for a message)::
     {"ev": "exited", "pid": P, "status": S}                                                Exited
 
 The worker is a fork server (:mod:`gradcheck.worker`): one process imports TensorFlow and
-gradcheck's pipeline once, then forks a fresh child for each file, so that nothing one
+gradcheck's pipeline once, then forks children that check the files, so that nothing one
 file's code did (modules, sys.path, the working directory, TensorFlow's and Keras's global
 settings) reaches the next file's verdict. The children take turns on the same pipes.
 
 The conversation: a child sends Ready (with its ``pid``: its process group, to kill on a
-timeout) once it is ready to work; ``preload_error`` is set if the pipeline could not be
+timeout) when it is ready for a file; ``preload_error`` is set if the pipeline could not be
 imported (the supervisor then treats the worker as one that failed to start). Each Load is
-answered by Loaded or LoadFailed, each Check by one Result. Next ends the child (one file
-per child); when a child has ended, for whatever reason (Next, a crash, a kill), the fork
-server sends Exited with its wait status (``os.waitstatus_to_exitcode``: negative for a
-signal), and the next child sends Ready. Exit ends the child and the server. A worker
+answered by Loaded or LoadFailed, each Check by one Result. Next says the file is done:
+the child puts the interpreter back as it was and, if it verifiably is (state.py), sends
+Ready again for the next file; otherwise it exits. Whenever a child ends, for whatever
+reason (Next, a crash, a kill), the fork server sends Exited with its exit code (negative:
+the signal), and the next child sends Ready. Exit ends the child and the server. A worker
 without a fork server (Ready without ``pid``) serves every file itself and never sends
 Exited.
 
@@ -96,7 +97,7 @@ class Check:
 
 @dataclass(frozen=True)
 class Next:
-    """This child is done: exit, and let a fresh one take the next file."""
+    """This file is done: clean up for the next one (or leave it to a fresh child)."""
 
 
 @dataclass(frozen=True)

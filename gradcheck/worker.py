@@ -2,15 +2,18 @@
 
 It runs other people's code, so it runs apart from the supervisor, which can kill it on a
 hang and replace it after a crash. The server imports TensorFlow and gradcheck's pipeline
-once (seconds), then forks one child per file (a tenth of a second, spent while the
-previous child works): each file is loaded and checked in a process that no other file's
-code has touched, so its verdicts do not depend on its neighbours, their order or ``-j``
-(TensorFlow allows a fork before any op has run; the server never runs one).
+once (seconds; TensorFlow allows a fork before any op has run, and the server never runs
+one), then forks children that check the files. A child warms up (one check of its own)
+while the previous one works, then checks files one after another as long as each leaves
+the interpreter as it found it (:mod:`gradcheck.state`: restored, then verified); the first
+file that does not costs that child its life, and the next file gets a fresh one. So no
+file's verdict depends on its neighbours, their order or ``-j``, at the price of a
+millisecond per file, not of a process.
 
-Every process of the worker dies with the supervisor: the parent-death signal, and a
-lifeline pipe whose end only the supervisor holds (its EOF makes each process kill its own
-process group, which holds whatever the user's code started). The messages and their order
-are documented in :mod:`gradcheck.protocol`.
+Every process of the worker dies with the supervisor: a lifeline pipe whose write end only
+the supervisor holds (EOF: the server, a subreaper that adopts whatever the user's code
+left behind, kills everything below it), and the parent-death signal for the children. The
+messages and their order are documented in :mod:`gradcheck.protocol`.
 """
 
 from __future__ import annotations
@@ -376,7 +379,7 @@ class _Child:
         self.wait()
 
 
-def _fork_child(proto, commands: int, ready: Ready) -> _Child:
+def _fork_child(proto, commands: int, ready: Ready, warm: bool = True) -> _Child:
     go_read, go_write = os.pipe()
     server = os.getpid()
     pid = os.fork()
@@ -388,7 +391,8 @@ def _fork_child(proto, commands: int, ready: Ready) -> _Child:
         os.setsid()  # its own process group: a kill on timeout takes what the user started too
         _die_with_parent(server)
         _hold_lifeline(_kill_own_group)
-        _warm_up()
+        if warm:  # not the first child: nothing to overlap its warm-up with
+            _warm_up()
         if os.read(go_read, 1) != b"g":  # the server is gone, or stopping
             os._exit(0)
         os.close(go_read)
@@ -455,7 +459,7 @@ def serve_forks(proto, commands: int, ready: Ready) -> None:
     # their pages (copy-on-write) just to touch them.
     gc.collect()
     gc.freeze()
-    standby = _fork_child(proto, commands, ready)
+    standby = _fork_child(proto, commands, ready, warm=False)
     while True:
         active = standby
         active.start()
