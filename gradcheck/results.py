@@ -99,24 +99,29 @@ class ActivationResult:
         return next((c for c in self.checks if c.name == name), None)
 
 
+class _Flat:
+    """``to_dict``/``from_dict`` of a dataclass of plain fields (the worker protocol and the
+    JSON carry them as dicts)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        return cls(**d)
+
+
 @dataclass(frozen=True)
-class LoadError:
+class LoadError(_Flat):
     """A target module that could not be imported (or whose import timed out/crashed)."""
 
     file: str
     message: str  # one line: "SyntaxError: invalid syntax (line 3)"
     detail: str | None = None  # the user's own traceback frames, shown with -v
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LoadError:
-        return cls(**d)
-
 
 @dataclass(frozen=True)
-class NotChecked:
+class NotChecked(_Flat):
     """A public callable that discovery saw in an imported module but cannot check, and why."""
 
     id: str
@@ -125,23 +130,13 @@ class NotChecked:
     line: int | None  # 1-based line of its def/class, None if unknown
     reason: str  # "takes 2 required arguments (x, gate)", "not a keras Layer", ...
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> NotChecked:
-        return cls(**d)
-
 
 @dataclass(frozen=True)
-class NotImported:
+class NotImported(_Flat):
     """A file of a folder target (or handed to the hook) that was passed over, and why."""
 
     file: str
     reason: str  # "does not import tensorflow/keras", "no activation file: ..."
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
