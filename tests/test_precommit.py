@@ -208,6 +208,30 @@ def test_run_on_all_files_reports_only_the_bad_one(user_repo):
     assert not (project / "TRAINED").exists()
 
 
+def test_run_on_all_files_of_an_ordinary_ml_repository(user_repo, tmp_path):
+    """tests/fixtures/ml_repo (data loader, model builder, a training script that trains at
+    import, a package with relative imports, models/activations.py, a marked activation in
+    layers.py) as a user's repository: only its activations are reported, nothing trains,
+    and the run fails for the buggy activation alone."""
+    _, home = user_repo
+    project = tmp_path / "ml_repo"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "ml_repo", project)
+    (project / ".pre-commit-config.yaml").write_text((user_repo[0] / ".pre-commit-config.yaml").read_text())
+    _git("init", "-q", cwd=project)
+    _git("add", "-A", cwd=project)
+    proc = _pre_commit("run", HOOK_ID, "--all-files", "--verbose", cwd=project, home=home)
+    assert proc.returncode != 0, _explain(proc, home)
+    out = proc.stdout
+    assert "FAIL models/activations.py::tanh_wrong" in out, _explain(proc, home)
+    for name in ("models/activations.py::swish", "models/activations.py::softsign_custom",
+                 "layers.py::identity_custom"):
+        assert name in out and f"FAIL {name}" not in out and f"ERROR {name}" not in out, _explain(proc, home)
+    assert "3 passed, 0 warned, 1 failed, 0 errors" in out, _explain(proc, home)
+    for never in ("load_dataset", "build_model", "augment", "data.py::", "train.py::", "model.py::"):
+        assert never not in out, _explain(proc, home)
+    assert not (project / "TRAINED").exists()
+
+
 def test_try_repo(hook_repo, tmp_path):
     """``pre-commit try-repo`` with the bad and the good module in one call (one env build)."""
     repo_path, _ = hook_repo
