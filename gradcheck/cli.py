@@ -88,6 +88,25 @@ class MemorySize(click.ParamType):
         return int(size)
 
 
+class Output(click.ParamType):
+    """``FORMAT=PATH``: a report to write to a file as well."""
+
+    name = "FORMAT=PATH"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        fmt, sep, path = str(value).partition("=")
+        if not sep or not path:
+            self.fail(f"{value!r} is not FORMAT=PATH (e.g. junit=report.xml).", param, ctx)
+        if fmt not in FORMATS:
+            self.fail(f"{fmt!r} is not a format: choose from {', '.join(FORMATS)}.", param, ctx)
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            self.fail(f"the folder of {path!r} does not exist.", param, ctx)
+        return fmt, path
+
+
 def _check_range(ctx, param, value):
     lo, hi = value
     if not (is_number(lo) and is_number(hi)):
@@ -123,7 +142,9 @@ def _read_config(ctx, param, value):
 # Eager so that the config callback below can start its search from the targets.
 @click.argument("targets", nargs=-1, required=True, is_eager=True, metavar="TARGET...")
 @click.option("--format", "format", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="text: a table for people; json / junit: machine-readable on stdout.")
+              help="text: a table for people; json / junit: machine-readable; github: Actions annotations.")
+@click.option("-o", "--output", "outputs", type=Output(), multiple=True, metavar="FORMAT=PATH",
+              help="Also write FORMAT to PATH in the same run (repeatable), e.g. -o junit=report.xml.")
 @click.option("--samples", type=click.IntRange(min=INT_MINIMUM["samples"], max=MAXIMUM["samples"]),
               default=DEFAULT_SAMPLES, show_default=True,
               help="Sample points per activation (per dtype checked).")
@@ -155,7 +176,7 @@ def _read_config(ctx, param, value):
               help="pyproject.toml to read [tool.gradcheck] from [default: found walking up from the targets].")
 @click.version_option(__version__, "--version", prog_name="gradcheck", message="%(prog)s %(version)s")
 @click.pass_context
-def gradcheck(ctx, targets, format, samples, range, seed, timeout, rtol, atol, jobs, max_memory, exclude, plot,
+def gradcheck(ctx, targets, format, outputs, samples, range, seed, timeout, rtol, atol, jobs, max_memory, exclude, plot,
               hook, only_tf_modules, stability, quiet, verbose):
     """Check the gradients of the activation functions in TARGET...
 
@@ -191,7 +212,7 @@ def gradcheck(ctx, targets, format, samples, range, seed, timeout, rtol, atol, j
     except Interrupted as stopped:  # every worker is gone; show what was checked before the signal
         report = replace(stopped.report, interrupted=stopped.signum)
     report = _completed(report, settings, time.perf_counter() - started, scope)
-    _write(report, format, verbosity)
+    _write(report, format, verbosity, outputs)
     return report.exit_code
 
 
@@ -269,9 +290,14 @@ def _completed(report, settings, elapsed: float, scope: _Scope):
     return report
 
 
-def _write(report, format: str, verbosity: int) -> None:
+def _write(report, format: str, verbosity: int, outputs=()) -> None:
+    """The report on stdout in ``format``, and in each (format, path) of ``outputs`` to its
+    file (no colour there)."""
     from .report import get_formatter
 
+    for fmt, path in outputs:  # first: a closed stdout (`| head`) must not cost the CI report
+        with open(path, "w", encoding="utf-8") as f:
+            get_formatter(fmt, verbosity=verbosity, color=False).write(report, f)
     color = _is_tty(sys.stdout) and not os.environ.get("NO_COLOR")
     get_formatter(format, verbosity=verbosity, color=color).write(report, sys.stdout)
     sys.stdout.flush()

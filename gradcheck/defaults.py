@@ -5,7 +5,7 @@ DEFAULT_SAMPLES = 2048
 DEFAULT_RANGE = (-8.0, 8.0)
 DEFAULT_SEED = 0
 DEFAULT_TIMEOUT = 60.0
-FORMATS = ("text", "json", "junit")
+FORMATS = ("text", "json", "junit", "github")
 # The fields of settings.Settings (checked there at import), accepted by @gradcheck.options.
 OPTION_NAMES = ("samples", "range", "seed", "timeout", "rtol", "atol", "kinks", "skip", "stability")
 # [tool.gradcheck] files: folder targets and hook mode import only files whose path matches

@@ -124,6 +124,7 @@ class ActivationInfo:
     name: str
     kind: Kind
     timeout: float | None = None  # None: the run's timeout
+    line: int | None = None  # of its def/class, for results the supervisor writes (timeouts, crashes)
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ def _fields(msg: Message) -> dict[str, Any]:
                 "preload_detail": msg.preload_detail, "pid": msg.pid}
     if isinstance(msg, Loaded):
         return {"file": msg.file, "names": list(msg.names), "load_s": msg.load_s,
-                "activations": [{"name": a.name, "kind": Kind(a.kind).value, "timeout": a.timeout}
+                "activations": [{"name": a.name, "kind": Kind(a.kind).value, "timeout": a.timeout, "line": a.line}
                                 for a in msg.activations],
                 "not_checked": [n.to_dict() for n in msg.not_checked]}
     if isinstance(msg, LoadFailed):
@@ -207,7 +208,7 @@ def _message(cls: type, d: dict[str, Any]) -> Message:
     if cls is Ready:
         return Ready(d.get("tf_import_s"), d.get("preload_error"), d.get("preload_detail"), d.get("pid"))
     if cls is Loaded:
-        infos = tuple(ActivationInfo(a["name"], Kind(a["kind"]), a.get("timeout")) for a in d.get("activations") or ())
+        infos = tuple(ActivationInfo(a["name"], Kind(a["kind"]), a.get("timeout"), a.get("line")) for a in d.get("activations") or ())
         not_checked = tuple(NotChecked.from_dict(n) for n in d.get("not_checked") or ())
         return Loaded(d["file"], tuple(d["names"]), d.get("load_s") or 0.0, infos, not_checked)
     if cls is LoadFailed:

@@ -46,6 +46,7 @@ class CheckResult:
     # Informational extras (not part of the contract's required fields).
     kinks: tuple[float, ...] = ()
     hint: str | None = None
+    line: int | None = None  # where the check points closer than the activation (the hand-written gradient)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -73,21 +74,30 @@ class ActivationResult:
     elementwise: bool | None = None
     duration: float | None = None
     plot: str | None = None
+    line: int | None = None  # 1-based line of the activation's def/class in ``file``
 
     @classmethod
-    def error(cls, file: str, name: str, kind: str, message: str, *, duration: float | None = None) -> ActivationResult:
+    def error(cls, file: str, name: str, kind: str, message: str, *, duration: float | None = None,
+              line: int | None = None) -> ActivationResult:
         """An ``error`` verdict without checks: the activation could not be checked, ``message`` says why."""
-        return cls(activation_id(file, name), file, name, kind, ERROR, message, duration=duration)
+        return cls(activation_id(file, name), file, name, kind, ERROR, message, duration=duration, line=line)
 
     @classmethod
-    def skipped(cls, file: str, name: str, kind: str, reason: str) -> ActivationResult:
+    def skipped(cls, file: str, name: str, kind: str, reason: str, *, line: int | None = None) -> ActivationResult:
         """A ``skip`` verdict: not checked, for ``reason``."""
-        return cls(activation_id(file, name), file, name, kind, SKIP, reason)
+        return cls(activation_id(file, name), file, name, kind, SKIP, reason, line=line)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["checks"] = [c.to_dict() for c in self.checks]
-        return d
+        # the contract's order: where it is, then what was found
+        return {k: d[k] for k in ("id", "file", "name", "kind", "line")} | \
+            {k: v for k, v in d.items() if k not in ("id", "file", "name", "kind", "line")}
+
+    @property
+    def location(self) -> str:
+        """``file:line`` (``file`` where the line is unknown), as linters and editors read it."""
+        return self.file if self.line is None else f"{self.file}:{self.line}"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ActivationResult:

@@ -518,7 +518,9 @@ class _Run:
         self.events.put(("finished", result))
 
     def record_error(self, state: _JobState, name: str, message: str) -> None:
-        self.record(state, ActivationResult.error(state.file, name, state.kind_of(name), message))
+        info = state.info.get(name)
+        self.record(state, ActivationResult.error(state.file, name, state.kind_of(name), message,
+                                                  line=None if info is None else info.line))
 
     def check_pending(self, w: _WorkerProcess, state: _JobState) -> _WorkerProcess | None:
         """Check names from the front of ``state.pending``; returns the worker, or None if it had to go."""
@@ -621,16 +623,18 @@ def workers_for(requested, n_files: int) -> tuple[int, str | None]:
     ``n_files`` files: never more than the files, nor than the available memory holds
     (~1 GB each). Returns the number and, when it is not what was asked, why."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    wanted = cores if requested == "auto" else int(requested)
     memory = _available_memory()
-    by_memory = max(1, memory // WORKER_MEMORY) if memory is not None else wanted
-    n = max(1, min(wanted, by_memory, n_files or 1))
     if requested == "auto":
+        wanted = cores
+        by_memory = max(1, memory // WORKER_MEMORY) if memory is not None else wanted
+        n = max(1, min(wanted, by_memory, n_files or 1))
         return n, f"-j auto: {n} worker{'s' if n != 1 else ''} ({cores} cores, " + \
             (f"{memory / (1 << 30):.1f} GB available, " if memory is not None else "") + f"{n_files} files)"
-    if n < wanted and by_memory < min(wanted, n_files or 1):
-        return n, f"-j {wanted} capped to {n}: {memory / (1 << 30):.1f} GB available, ~1 GB per worker"
-    return n, None
+    wanted = int(requested)  # more than the files is harmless: the runner starts no more than them
+    by_memory = max(1, memory // WORKER_MEMORY) if memory is not None else wanted
+    if by_memory < min(wanted, n_files or 1):
+        return by_memory, f"-j {wanted} capped to {by_memory}: {memory / (1 << 30):.1f} GB available, ~1 GB per worker"
+    return wanted, None
 
 
 class Interrupted(KeyboardInterrupt):

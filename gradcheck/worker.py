@@ -225,6 +225,7 @@ class Worker:
         self.job: Load | None = None  # the last Load: file, settings, overrides, plot folder
         self.found = {}  # name -> Activation of the loaded file
         self.unfit = {}  # name -> why that public callable of the loaded file is not an activation
+        self.lines = {}  # name -> line of its def/class
 
     def send(self, msg: Event) -> None:
         self.proto.write(encode(msg) + "\n")
@@ -235,7 +236,7 @@ class Worker:
         from .discover import survey
         from .loader import ModuleLoadError, load_module
 
-        self.job, self.found, self.unfit = job, {}, {}
+        self.job, self.found, self.unfit, self.lines = job, {}, {}, {}
         t0 = time.perf_counter()
         try:
             module = load_module(job.file)
@@ -269,7 +270,14 @@ class Worker:
             return ActivationInfo(name, UNKNOWN_KIND)
         settings = self._settings_for(act)
         timeout = None if isinstance(settings, str) else settings.timeout  # None: the run's
-        return ActivationInfo(name, act.kind, timeout)
+        return ActivationInfo(name, act.kind, timeout, self._line(act))
+
+    def _line(self, act) -> int | None:
+        from .discover import definition_line
+
+        if act.name not in self.lines:
+            self.lines[act.name] = definition_line(act.obj)
+        return self.lines[act.name]
 
     def _settings_for(self, act):
         """The activation's effective Settings, or a one-line reason they are invalid."""
@@ -295,7 +303,7 @@ class Worker:
             result = ActivationResult.skipped(act.file, act.name, act.kind, settings.skip)
         else:
             result = self._run_checks(act, settings)
-        self.send(Result(result))
+        self.send(Result(dataclasses.replace(result, line=self._line(act))))
 
     def _run_checks(self, act, settings) -> ActivationResult:
         plot_dir = self.job.plot_dir

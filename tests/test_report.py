@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -132,7 +133,7 @@ def test_text_table_messages_and_summary():
         assert r.id in out
     for verdict in ("PASS", "FAIL", "WARN", "ERROR", "SKIP"):
         assert verdict in out
-    assert f"FAIL {BAD.id}: {BAD.message}" in out  # one line, not wrapped, brackets kept
+    assert f"{BAD.location}: FAIL {BAD.name}: {BAD.message}" in out  # one line, not wrapped, brackets kept
     assert "hint: multiply by dy" in out
     assert "acts/broken.py: SyntaxError: invalid syntax (line 3)" in out
     assert "3.20e-01" in out  # the failing check's error in the table
@@ -143,7 +144,7 @@ def test_text_table_messages_and_summary():
 def test_text_long_message_stays_on_one_line():
     msg = "gradient is wrong " + "x" * 400
     r = ActivationResult("a.py::f", "a.py", "f", "function", "fail", msg)
-    assert f"FAIL a.py::f: {msg}\n" in render("text", Report(results=(r,)))
+    assert f"a.py: FAIL f: {msg}\n" in render("text", Report(results=(r,)))
 
 
 def test_text_no_color_has_no_ansi(monkeypatch):
@@ -156,7 +157,8 @@ def test_text_no_color_has_no_ansi(monkeypatch):
 def test_text_quiet_hides_passing_rows():
     out = render("text", verbosity=-1)
     assert GOOD.id not in out
-    assert f"FAIL {BAD.id}" in out and f"WARN {RISKY.id}" in out and "acts/broken.py:" in out
+    assert f"{BAD.location}: FAIL {BAD.name}" in out and f"{RISKY.location}: WARN {RISKY.name}" in out
+    assert "acts/broken.py:" in out
     assert "1 passed" in out
 
 

@@ -70,7 +70,7 @@ def test_an_explicit_jobs_is_capped_by_memory(monkeypatch):
     n, why = runner.workers_for(8, 100)
     assert n == 3 and why == "-j 8 capped to 3: 3.0 GB available, ~1 GB per worker"
     assert runner.workers_for(2, 100) == (2, None)
-    assert runner.workers_for(8, 1) == (1, None)  # one file: one worker, nothing to say
+    assert runner.workers_for(8, 1) == (8, None)  # one file: the runner starts one; nothing to say
 
 
 def test_max_memory_makes_a_runaway_allocation_an_error(tmp_path):

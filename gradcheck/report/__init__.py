@@ -37,6 +37,10 @@ def get_formatter(name: str, *, verbosity: int = 0, color: bool | None = None) -
         from .junit import JunitFormatter
 
         return JunitFormatter()
+    if name == "github":
+        from .github import GithubFormatter
+
+        return GithubFormatter()
     raise ValueError(f"unknown format {name!r}; choose from {', '.join(FORMATS)}")
 
 

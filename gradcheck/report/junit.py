@@ -59,7 +59,8 @@ class JunitFormatter:
         suite = ET.SubElement(root, "testsuite", {"name": "gradcheck", **counts})
         for r in report.results:
             case = ET.SubElement(suite, "testcase", {
-                "classname": dotted(r.file), "name": r.name, "time": f"{r.duration or 0.0:.3f}",
+                "classname": dotted(r.file), "name": r.name, "file": r.file,
+                **({"line": str(r.line)} if r.line is not None else {}), "time": f"{r.duration or 0.0:.3f}",
             })
             message = _xml(r.message)
             if r.status == FAIL:
@@ -71,10 +72,14 @@ class JunitFormatter:
             elif r.status == WARN:
                 ET.SubElement(case, "system-out").text = _xml(_details(r, (WARN,)))
         for n in report.not_checked:
-            case = ET.SubElement(suite, "testcase", {"classname": dotted(n.file), "name": n.name, "time": "0.000"})
+            case = ET.SubElement(suite, "testcase", {
+                "classname": dotted(n.file), "name": n.name, "file": n.file,
+                **({"line": str(n.line)} if n.line is not None else {}), "time": "0.000",
+            })
             ET.SubElement(case, "skipped", {"message": _xml(f"not checked: {n.reason}")})
         for e in report.errors:
-            case = ET.SubElement(suite, "testcase", {"classname": dotted(e.file), "name": "load", "time": "0.000"})
+            case = ET.SubElement(suite, "testcase", {"classname": dotted(e.file), "name": "load", "file": e.file,
+                                                     "time": "0.000"})
             ET.SubElement(case, "error", {"message": _xml(e.message)}).text = _xml(e.detail or e.message)
         ET.indent(root)
         stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')

@@ -147,9 +147,12 @@ class TextFormatter:
         if self.verbosity >= -1:
             for r in report.results:
                 if r.status != PASS:
-                    line(_status(r.status, upper=True), f" {r.id}: {r.message}")
-                    # the hint of the check the message comes from
+                    # linters' "path:line: ..." so that editors and terminals jump to it
+                    line(f"{r.location}: ", _status(r.status, upper=True), f" {r.name}: {r.message}")
+                    # the check the message comes from: where it points, and its hint
                     first = next((c for c in r.checks if c.status == r.status), None)
+                    if first is not None and first.line is not None and first.line != r.line:
+                        line(f"    {r.file}:{first.line}: the hand-written gradient")
                     if first is not None and first.hint:
                         line(f"    hint: {first.hint}")
             for e in report.errors:

@@ -11,6 +11,7 @@ check names. No I/O here; the user's exceptions become results.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 from typing import Callable
@@ -131,7 +132,14 @@ def _upstream(ctx: CheckContext) -> CheckResult:
     Us = upstream(ctx.rng, sub.shape)
     base = subject.evaluate(sub, Us, weights=weights)
     scaled = {k: subject.evaluate(sub, k * Us, weights=weights) for k in C.UPSTREAM_FACTORS}
-    return C.check_upstream(base, scaled, ctx.tol, ctx.custom, ctx.dtype)
+    return _blame_hand_written(ctx, C.check_upstream(base, scaled, ctx.tol, ctx.custom, ctx.dtype))
+
+
+def _blame_hand_written(ctx: CheckContext, result: CheckResult) -> CheckResult:
+    """A failure of a hand-written gradient points at its grad function's line."""
+    if result.status != FAIL or not ctx.custom:
+        return result
+    return dataclasses.replace(result, line=ctx.subject.gradient_line())
 
 
 def _confirm_elementwise(ctx: CheckContext) -> None:
@@ -202,6 +210,10 @@ def _nan_at_kink(x, y, g, dtype) -> CheckResult:
 
 
 def _custom_vs_autodiff(ctx: CheckContext) -> CheckResult:
+    return _blame_hand_written(ctx, _compare_custom_with_autodiff(ctx))
+
+
+def _compare_custom_with_autodiff(ctx: CheckContext) -> CheckResult:
     tol = _custom_tol(ctx)
     if ctx.points is not None:
         p = ctx.points

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import inspect
+import os
+
 import numpy as np
 import tensorflow as tf
 
-from ..discover import Kind, find_custom_gradient
+from ..discover import Kind, find_custom_gradient, innermost
 from ..tracebacks import describe_exception  # noqa: F401  (other verify modules import it from here)
 from .arrays import ALIGN
 
@@ -148,6 +151,21 @@ class Subject:
             out = raw(xt)
             y = out[0] if isinstance(out, (tuple, list)) else out
         return _to_numpy(tape.gradient(y, xt, output_gradients=tf.constant(u, y.dtype)))
+
+    def gradient_line(self) -> int | None:
+        """The line of the hand-written gradient function in the activation's file (where a
+        check that blames it points), or None."""
+        if self.custom is None:
+            return None
+        try:
+            out = self.custom.__wrapped__(tf.zeros((1, 8), self.tf_dtype))
+            grad_fn = out[1] if isinstance(out, (tuple, list)) and len(out) == 2 else None
+            code = getattr(inspect.unwrap(grad_fn), "__code__", None)
+            origin = inspect.getsourcefile(innermost(self.activation.obj))
+            same = code is not None and origin is not None and os.path.samefile(code.co_filename, origin)
+        except Exception:  # the user's code: any failure only costs the pointer
+            return None
+        return code.co_firstlineno if same else None
 
     def graph_function(self, shape):
         """forward + gradient compiled with tf.function for inputs of ``shape`` (``None`` for
