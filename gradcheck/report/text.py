@@ -15,6 +15,7 @@ from typing import TextIO
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -29,6 +30,7 @@ COLUMN_OF = {"gradient_vs_fd": "vs_fd", "vjp_vs_fd": "vs_fd"}
 STYLES = {PASS: "green", WARN: "yellow", FAIL: "red", ERROR: "bold red", SKIP: "dim"}
 # Columns when stdout is not a terminal (CI logs, files): wide enough for a table row on one line.
 NON_TTY_WIDTH = 200
+WIDEST = 10_000  # to measure what the full table would take, unclamped
 
 
 def _status(status: str, upper: bool = False) -> Text:
@@ -131,7 +133,7 @@ class TextFormatter:
         console = self._console(stream)
         line = lambda *parts: console.print(Text.assemble(*parts), soft_wrap=True)  # noqa: E731
         if self.verbosity >= 0 and report.results:
-            console.print(self._table(report))
+            console.print(self._table(report, console))
         if self.verbosity >= -1 and report.nothing_found:
             line("no activations found")
             for hint in nothing_found_hints(report, verbose=self.verbosity >= 1):
@@ -169,7 +171,35 @@ class TextFormatter:
         style = "red" if report.exit_code else "yellow" if report.summary["warned"] else "green"
         line(Text(summary_line(report), style=f"bold {style}"))
 
-    def _table(self, report: Report) -> Table:
+    def _table(self, report: Report, console: Console) -> Table:
+        """The full table when it fits the terminal; else one that always fits: files as
+        headings, each activation's name, its verdict and the checks that did not pass."""
+        full = self._full_table(report)
+        if Measurement.get(console, console.options.update_width(WIDEST), full).maximum <= console.width:
+            return full
+        return self._compact_table(report)
+
+    def _compact_table(self, report: Report) -> Table:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        table.add_column("activation", overflow="fold", ratio=3)
+        table.add_column("verdict", no_wrap=True)
+        table.add_column("checks not passed", overflow="fold", ratio=4)
+        file = None
+        for r in report.results:
+            if r.file != file:
+                file = r.file
+                table.add_row(Text(file, style="bold"), "", "")
+            problems = Text()
+            for c in r.checks:
+                if c.status not in (PASS, SKIP):
+                    if problems:
+                        problems.append(", ")
+                    problems.append(HEADERS.get(COLUMN_OF.get(c.name, c.name), c.name) + " ")
+                    problems.append(_status(c.status))
+            table.add_row(Text(f"  {r.name}"), _status(r.status, upper=True), problems)
+        return table
+
+    def _full_table(self, report: Report) -> Table:
         columns = check_columns(report)
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         table.add_column("activation", overflow="fold")
