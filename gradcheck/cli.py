@@ -213,6 +213,8 @@ def gradcheck(ctx, targets, format, outputs, samples, range, seed, timeout, rtol
         report = replace(stopped.report, interrupted=stopped.signum)
     report = _completed(report, settings, time.perf_counter() - started, scope)
     _write(report, format, verbosity, outputs)
+    for problem in report.usage_errors:  # a ::name that names nothing: the user's mistake, exit 2
+        click.echo(f"Error: {problem}", err=True)
     return report.exit_code
 
 

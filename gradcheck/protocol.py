@@ -136,6 +136,7 @@ class Loaded:
     load_s: float = 0.0
     activations: tuple[ActivationInfo, ...] = ()
     not_checked: tuple[NotChecked, ...] = ()  # public callables that cannot be checked, and why
+    missing: tuple[str, ...] = ()  # names asked for (file.py::name) that name nothing there: one line each
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ def _fields(msg: Message) -> dict[str, Any]:
         return {"file": msg.file, "names": list(msg.names), "load_s": msg.load_s,
                 "activations": [{"name": a.name, "kind": Kind(a.kind).value, "timeout": a.timeout, "line": a.line}
                                 for a in msg.activations],
-                "not_checked": [n.to_dict() for n in msg.not_checked]}
+                "not_checked": [n.to_dict() for n in msg.not_checked], "missing": list(msg.missing)}
     if isinstance(msg, LoadFailed):
         return {"error": msg.error.to_dict()}
     if isinstance(msg, Result):
@@ -210,7 +211,8 @@ def _message(cls: type, d: dict[str, Any]) -> Message:
     if cls is Loaded:
         infos = tuple(ActivationInfo(a["name"], Kind(a["kind"]), a.get("timeout"), a.get("line")) for a in d.get("activations") or ())
         not_checked = tuple(NotChecked.from_dict(n) for n in d.get("not_checked") or ())
-        return Loaded(d["file"], tuple(d["names"]), d.get("load_s") or 0.0, infos, not_checked)
+        return Loaded(d["file"], tuple(d["names"]), d.get("load_s") or 0.0, infos, not_checked,
+                      tuple(d.get("missing") or ()))
     if cls is LoadFailed:
         return LoadFailed(LoadError.from_dict(d["error"]))
     if cls is Result:

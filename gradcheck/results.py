@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 PASS, WARN, FAIL, ERROR, SKIP = "pass", "warn", "fail", "error", "skip"
+EXIT_USAGE = 2  # the contract's usage error, also for one found only once the file is loaded
 # Exit status when no activation was found in any target (as pytest's "no tests collected"),
 # outside hook mode.
 EXIT_NOTHING_FOUND = 5
@@ -158,6 +159,7 @@ class Report:
     settings: dict[str, Any] = field(default_factory=dict)
     timings: tuple[tuple[str, float], ...] = ()
     interrupted: int | None = None  # the signal that stopped the run early (results are partial)
+    usage_errors: tuple[str, ...] = ()  # found during the run: a file.py::name that names nothing
     not_checked: tuple[NotChecked, ...] = ()
     not_imported: tuple[NotImported, ...] = ()
     hook: bool = False  # hook mode: finding nothing is not an error
@@ -190,10 +192,12 @@ class Report:
     @property
     def exit_code(self) -> int:
         """128 + the signal when the run was interrupted (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP);
-        1: a failure, an error or a module that did not load; 5: nothing found (0 in hook
+        2: a ``file.py::name`` named nothing; 1: a failure, an error or a module that did not load; 5: nothing found (0 in hook
         mode); 0: every activation checked passed (warnings allowed)."""
         if self.interrupted is not None:
             return 128 + self.interrupted
+        if self.usage_errors:
+            return EXIT_USAGE
         if self.errors:
             return 1
         if any(r.status in (FAIL, ERROR) for r in self.results):

@@ -359,6 +359,7 @@ class _Run:
         self.results: dict[int, list[ActivationResult]] = {i: [] for i in range(len(self.jobs))}
         self.errors: dict[int, LoadError] = {}
         self.not_checked: dict[int, tuple[NotChecked, ...]] = {}
+        self.missing: dict[int, tuple[str, ...]] = {}  # file.py::name naming nothing: usage errors
         self.load_times: dict[int, float] = {}
         self.tf_import_s: float | None = None
         self.stop = threading.Event()
@@ -493,6 +494,7 @@ class _Run:
             state.loaded, state.pending = True, list(msg.names)
             self.load_times[state.index] = msg.load_s
             self.not_checked[state.index] = msg.not_checked
+            self.missing[state.index] = msg.missing
             self.events.put(("discovered", (state.file, len(state.pending))))
         state.info.update({a.name: a for a in msg.activations})
         return True
@@ -597,6 +599,7 @@ class _Run:
             results=tuple(r for i in order for r in self.results[i]),
             errors=tuple(self.errors[i] for i in order if i in self.errors),
             not_checked=tuple(n for i in order for n in self.not_checked.get(i, ())),
+            usage_errors=tuple(m for i in order for m in self.missing.get(i, ())),
             settings={**self.settings.to_dict(), "jobs": self.jobs_requested},
             timings=tuple(timings),
         )

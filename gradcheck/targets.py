@@ -52,7 +52,8 @@ def expand_targets(targets: list[str], exclude: tuple[str, ...] = (), *, hook: b
     basename; a matching folder is not entered), not to files given explicitly.
     ``hook``: every file argument is treated as found in a folder (what a pre-commit hook
     is handed): ``*.py`` only, without ``__init__.py``/``setup.py``/``conftest.py``, excludes
-    apply, and it is ``scoped``. Raises :class:`TargetError` for a path that does not exist.
+    apply, and it is ``scoped``. Raises :class:`TargetError` for a path that does not exist,
+    cannot be read, or (outside hook mode) is a file that is not ``*.py``.
     """
     order: list[str] = []  # dedupe keys, first-seen order
     shown: dict[str, str] = {}  # key -> the path as the user gave it
@@ -64,6 +65,8 @@ def expand_targets(targets: list[str], exclude: tuple[str, ...] = (), *, hook: b
             raise TargetError(f"Path '{path}' does not exist.")
         if not os.access(path, os.R_OK | (os.X_OK if os.path.isdir(path) else 0)):
             raise TargetError(f"Path '{path}' cannot be read (permission denied).")
+        if os.path.isfile(path) and not path.endswith(".py") and not hook:
+            raise TargetError(f"'{path}' is not a Python file (.py).")
         if sep:
             if not os.path.isfile(path):
                 raise TargetError(f"'{target}': '::name' needs a file, not a folder.")

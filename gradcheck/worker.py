@@ -259,10 +259,20 @@ class Worker:
             wanted = list(dict.fromkeys(job.names or ()))
             marked = set(job.marked or ())
             names = [a.name for a in activations if a.name in wanted or a.name in marked]
-            names += [n for n in wanted if n not in self.found]
+            names += [n for n in wanted if n not in self.found and n in self.unfit]  # answered with the reason
             not_checked = [n for n in seen.not_checked if n.name in marked and n.name not in wanted]
+        missing = [n for n in job.names or () if n not in self.found and n not in self.unfit]
         self.send(Loaded(job.file, tuple(names), load_s, tuple(self._info(name) for name in names),
-                         tuple(not_checked)))
+                         tuple(not_checked), tuple(self._nothing_named(n) for n in dict.fromkeys(missing))))
+
+    def _nothing_named(self, name: str) -> str:
+        """One line for a ``file.py::name`` that names nothing, with the closest names."""
+        import difflib
+
+        close = difflib.get_close_matches(name, [*self.found, *self.unfit], n=2, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
+            (f"; it defines {', '.join(list(self.found)[:6])}" if self.found else "; it defines no activation")
+        return f"'{self.job.file}::{name}' names nothing in {self.job.file}{hint}"
 
     def _info(self, name: str) -> ActivationInfo:
         act = self.found.get(name)

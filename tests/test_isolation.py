@@ -7,6 +7,7 @@ happens once per module (fixture) and the tests only read its report.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import textwrap
@@ -198,9 +199,11 @@ def test_other_errors_become_results(serial, modules):
     assert (skipped.status, skipped.message) == ("skip", "flaky on CI")
     bad = _by_id(report, modules, "misbehave.py", "bad_options")
     assert bad.status == "error" and "samples" in bad.message
-    missing = _by_id(report, modules, "crashes.py", "no_such_name")
-    assert missing.status == "error"
-    assert missing.message == f"no activation named no_such_name in {modules / 'crashes.py'}"
+    # a name that names nothing is the user's mistake (exit 2), not a result
+    assert not any(r.name == "no_such_name" for r in report.results)
+    assert report.usage_errors == (f"'{modules / 'crashes.py'}::no_such_name' names nothing in "
+                                   f"{modules / 'crashes.py'}; it defines exits, segfaults, survivor",)
+    assert report.exit_code == 2
 
 
 def test_load_failures_are_load_errors_and_the_run_goes_on(serial, modules):
@@ -210,7 +213,7 @@ def test_load_failures_are_load_errors_and_the_run_goes_on(serial, modules):
     assert "this_module_does_not_exist" in errors["broken.py"]
     assert errors["import_hangs.py"] == "timed out after 3 s while importing"
     assert errors["import_crashes.py"] == "crashed while importing: exit status 4"
-    assert report.exit_code == 1
+    assert dataclasses.replace(report, usage_errors=()).exit_code == 1  # (2 with crashes.py::no_such_name)
     # Files after each failed one were still checked.
     assert _by_id(report, modules, "noisy.py", "chatty").status in ("pass", "warn")
     assert [p for k, p in events if k == "load_error"] == list(report.errors)
@@ -231,7 +234,7 @@ def test_order_events_and_report_fields(serial, modules):
         "noisy.py": ["chatty"],
     }
     expected = [f"{modules / file}::{n}" for file in ("misbehave.py", "crashes.py", "noisy.py") for n in names[file]]
-    expected += [f"{modules / 'crashes.py'}::survivor", f"{modules / 'crashes.py'}::no_such_name"]
+    expected += [f"{modules / 'crashes.py'}::survivor"]
     assert [r.id for r in report.results] == expected
     assert [p for k, p in events if k == "finished"] == list(report.results)
     assert [p.id for k, p in events if k == "finished"] == [p for k, p in events if k == "started"]

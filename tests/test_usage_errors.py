@@ -93,3 +93,18 @@ def test_max_memory_makes_a_runaway_allocation_an_error(tmp_path):
     status = {r["name"]: (r["status"], r["message"]) for r in json.loads(proc.stdout)["results"]}
     assert status["fine"][0] == "pass"
     assert status["hog"][0] == "error" and "MemoryError" in status["hog"][1]
+
+
+def test_a_name_that_names_nothing_is_a_usage_error_with_a_suggestion(tmp_path):
+    (tmp_path / "acts.py").write_text("import tensorflow as tf\n\n\ndef swish(x):\n    return x * tf.sigmoid(x)\n")
+    proc = subprocess.run([sys.executable, "-m", "gradcheck", "acts.py::swsh", "acts.py::swish", "--samples", "64",
+                           "--no-stability", "-q"], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == "Error: 'acts.py::swsh' names nothing in acts.py; did you mean 'swish'?"
+    assert "1 passed" in proc.stdout  # the names that exist are still checked
+
+
+def test_a_file_that_is_not_python_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("import os\nos.remove('everything')\n")
+    assert main([str(tmp_path / "notes.txt")]) == 2
+    assert capsys.readouterr().err.strip().endswith("notes.txt' is not a Python file (.py).")

@@ -43,6 +43,8 @@ def document(report: Report) -> dict[str, Any]:
         "duration": total_time(report),
         "not_imported": [n.to_dict() for n in report.not_imported],
     }
+    if report.usage_errors:
+        doc["usage_errors"] = list(report.usage_errors)
     if report.interrupted_by:  # the results are partial
         doc["interrupted"] = report.interrupted_by
     return _clean(doc)
