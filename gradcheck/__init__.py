@@ -11,7 +11,7 @@ from .marker import options, skip
 # `--version` needs no importlib.metadata (20 ms of imports at every start-up).
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "options", "skip", "check", "assert_gradient"]
+__all__ = ["__version__", "options", "skip", "check", "assert_gradient", "activations_of"]
 
 
 def check(activation, **options):
@@ -23,6 +23,16 @@ def check(activation, **options):
 
 def assert_gradient(activation, **options):
     """Raise ``AssertionError`` with gradcheck's message unless ``activation`` passes (warnings allowed)."""
+    __tracebackhide__ = True  # pytest shows the user's test, not gradcheck's frames
     from .api import assert_gradient as _assert
 
     return _assert(activation, **options)
+
+
+def activations_of(module):
+    """The activations ``module`` defines (discovery's rules), for
+    ``@pytest.mark.parametrize("activation", gradcheck.activations_of(my_acts))``: one test
+    per activation, named after it."""
+    from .api import activations_of as _of
+
+    return _of(module)

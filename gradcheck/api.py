@@ -42,12 +42,27 @@ def check(activation, *, name: str | None = None, **options) -> ActivationResult
     return result
 
 
+def activations_of(module) -> list:
+    """The activations ``module`` (an imported module) defines, as ``pytest.param(obj,
+    id=name)`` when pytest is installed (plain objects otherwise), in definition order."""
+    from .discover import survey
+
+    file = getattr(module, "__file__", None) or module.__name__
+    found = [(a.name, a.obj) for a in survey(module, file).activations]
+    try:
+        import pytest
+    except ImportError:
+        return [obj for _, obj in found]
+    return [pytest.param(obj, id=name) for name, obj in found]
+
+
 def assert_gradient(activation, *, allow_warnings: bool = True, **options) -> ActivationResult:
     """Raise ``AssertionError`` with gradcheck's verdict unless ``activation`` passes.
 
     Warnings (e.g. float32 overflow far outside the range) pass unless ``allow_warnings=False``.
     Returns the result so a test can inspect it further.
     """
+    __tracebackhide__ = True  # pytest shows the user's test, not gradcheck's frames
     result = check(activation, **options)
     bad = (FAIL, ERROR) if allow_warnings else (FAIL, ERROR, WARN)
     if result.status in bad:
