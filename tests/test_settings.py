@@ -30,11 +30,13 @@ def test_valid_values_are_normalised(name, value, normalised):
 
 
 @pytest.mark.parametrize("name, value, expected", [
-    ("samples", 0, "an integer >= 1"),
-    ("samples", True, "an integer >= 1"),
-    ("samples", 2.5, "an integer >= 1"),
+    ("samples", 0, "an integer from 1 to 100000000"),
+    ("samples", True, "an integer from 1 to 100000000"),
+    ("samples", 2.5, "an integer from 1 to 100000000"),
+    ("samples", 10**22, "an integer from 1 to 100000000"),
     ("seed", -1, "an integer >= 0"),
-    ("timeout", 0, "a number > 0"),
+    ("timeout", 0, "a number > 0 and <= 1e+07"),
+    ("timeout", 1e10, "a number > 0 and <= 1e+07"),
     ("rtol", float("nan"), "a number > 0"),
     ("atol", float("inf"), "a number > 0"),
     ("range", [3, 1], "a list [LO, HI] with LO < HI"),
@@ -43,7 +45,8 @@ def test_valid_values_are_normalised(name, value, normalised):
     ("kinks", "zero", "a list of numbers"),
     ("skip", 3, "a reason (a string)"),
     ("stability", "no", "true or false"),
-    ("format", "xml", "one of text, json, junit"),
+    ("format", "xml", "one of text, json, junit, github"),
+    ("range", [-1e308, 1e308], "a list [LO, HI] within +-1e+38 (finite in float32)"),
     ("plot", "", "a folder path"),
 ])
 def test_invalid_values_say_what_was_expected(name, value, expected):
@@ -53,7 +56,7 @@ def test_invalid_values_say_what_was_expected(name, value, expected):
 
 
 def test_settings_validate_every_field():
-    with pytest.raises(ValueError, match="'samples' must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="'samples' must be an integer from 1 to 100000000, got 0"):
         Settings(samples=0)
     with pytest.raises(ValueError, match="'seed'"):
         Settings().merged({"seed": -3})
@@ -82,5 +85,5 @@ def test_precedence_base_then_matching_overrides_then_marker():
 
 
 def test_a_bad_marker_value_is_reported_when_resolving():
-    with pytest.raises(ValueError, match="'timeout' must be a number > 0"):
+    with pytest.raises(ValueError, match="'timeout' must be a number > 0 and <= 1e\\+07"):
         resolve_settings(Settings(), {}, _activation(timeout=-1))
