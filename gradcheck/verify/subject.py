@@ -7,6 +7,8 @@ turned into one-line reasons.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass
 
 import inspect
@@ -59,20 +61,29 @@ class Evaluation:
 
 
 class Subject:
-    """A callable activation checked in one dtype."""
+    """A callable activation checked in one dtype (and, for a Keras layer whose ``call`` takes
+    ``training``, in one mode: ``training`` True or False, None for everything else).
 
-    def __init__(self, activation, dtype: str):
+    A layer is called from the same state every time: its non-trainable weights (running
+    means, counters kept in variables) are put back before each call to what they were after
+    the first one, so that outputs are a function of the input as finite differences need,
+    and a gradient is taken with the state its own call left (as training takes it). Random
+    seeds (Keras seed generators, not weights) are not put back: randomness stays visible."""
+
+    def __init__(self, activation, dtype: str, training: bool | None = None):
         self.activation = activation
         self.kind = activation.kind
         self.dtype = dtype
+        self.training = training
         self.tol_dtype = dtype  # float32 when the arithmetic inside is float32
         self.grad_tol_dtype = dtype  # float32 when a hand-written gradient computes in float32
         self.tf_dtype = tf.as_dtype(dtype)
         self.layer = None
+        self._state = None  # (variables, values after the first call) of a layer
         obj = activation.obj
         if self.kind == Kind.LAYER:
             self.layer = build_layer(obj, dtype)
-            self._call = self.layer
+            self._call = self.layer if training is None else functools.partial(self.layer, training=training)
         else:
             self._call = obj
         self.custom = find_custom_gradient(obj) if self.kind == Kind.CUSTOM_GRADIENT else None
@@ -88,6 +99,7 @@ class Subject:
 
     def call(self, x: tf.Tensor, fn=None):
         fn = fn or self._call
+        self.reset_state()
         try:
             y = fn(x)
         except UserCodeError:
@@ -95,7 +107,16 @@ class Subject:
         except Exception as exc:  # the user's code: any exception is a reason, not a crash
             raise UserCodeError(f"raised {describe_exception(exc)}") from exc
         self.validate_output(y, x)
+        if self._state is None and self.layer is not None:
+            variables = [w for w in self.layer.weights if not w.trainable]  # weights: no seed generators
+            self._state = (variables, [np.array(v.numpy()) for v in variables])
         return y
+
+    def reset_state(self) -> None:
+        """Put a layer's non-trainable weights back to what they were after its first call."""
+        if self._state is not None:
+            for v, value in zip(*self._state):
+                v.assign(value)
 
     def validate_output(self, y, x) -> None:
         if not isinstance(y, (tf.Tensor, tf.Variable)) or isinstance(y, tf.RaggedTensor):
@@ -120,14 +141,15 @@ class Subject:
 
     def evaluate(self, x: np.ndarray, u: np.ndarray, *, weights=False, fn=None) -> Evaluation:
         """Forward and reverse pass as training runs them: GradientTape, upstream ``u``.
+        ``x`` may already be a tensor of the subject's dtype.
 
         One gradient per tape, as in training (a second gradient from a persistent tape
         breaks tf.py_function)."""
-        xt = to_tensor(x, self.tf_dtype)
-        ws = self.weights if weights else []
+        xt = x if isinstance(x, tf.Tensor) else to_tensor(x, self.tf_dtype)
         with tf.GradientTape() as tape:
             tape.watch(xt)
             y = self.call(xt, fn)
+        ws = self.weights if weights else []  # after the call: a layer's first call builds them
         ut = to_tensor(u, y.dtype)
         out = Evaluation(y=host(y), x_tensor=xt)
         try:
@@ -141,6 +163,23 @@ class Subject:
         out.g = _to_numpy(g)
         out.weight_grads = [_to_numpy(w) for w in grads[1:]]
         return out
+
+    def evaluate_twice(self, x1: np.ndarray, u1: np.ndarray, x2: np.ndarray, u2: np.ndarray):
+        """Input gradients (VJPs with ``u1``, ``u2``) of two calls, on ``x1`` then ``x2``, made
+        in one GradientTape before one backward pass, as a model that applies the activation
+        twice runs them. Raises UserCodeError (stage "gradient") if the backward pass raises."""
+        x1t, x2t = to_tensor(x1, self.tf_dtype), to_tensor(x2, self.tf_dtype)
+        with tf.GradientTape() as tape:
+            tape.watch(x1t)
+            tape.watch(x2t)
+            y1 = self.call(x1t)
+            y2 = self.call(x2t)
+        try:
+            g1, g2 = tape.gradient([y1, y2], [x1t, x2t],
+                                   output_gradients=[to_tensor(u1, y1.dtype), to_tensor(u2, y2.dtype)])
+        except Exception as exc:
+            raise UserCodeError(f"gradient computation raised {describe_exception(exc)}", "gradient") from exc
+        return _to_numpy(g1), _to_numpy(g2)
 
     def autodiff_of_forward(self, x: np.ndarray, u: np.ndarray) -> np.ndarray | None:
         """Autodiff of the forward ops of a custom-gradient function, ignoring its grad_fn."""
@@ -181,7 +220,14 @@ class Subject:
             g = tape.gradient(y, x, output_gradients=u)
             return y, (tf.zeros_like(x) * np.nan if g is None else g)
 
-        return fwd_bwd
+        if self._state is None:
+            return fwd_bwd
+
+        def from_same_state(x, u):
+            self.reset_state()
+            return fwd_bwd(x, u)
+
+        return from_same_state
 
 
 def host(t) -> np.ndarray:
@@ -247,20 +293,37 @@ def build_layer(obj, dtype: str):
         keras.config.set_dtype_policy(old)
 
 
-def choose_subject(activation, probe: np.ndarray) -> tuple[Subject, str | None]:
-    """A Subject in float64 when the activation (and its gradient) runs in float64, else float32.
+def training_modes(activation) -> tuple[bool | None, ...]:
+    """The ``training`` values a layer is checked with: (True, False) when its ``call`` takes a
+    ``training`` argument (Keras fit calls it with True, predict and evaluate with False, and
+    the two may run different code), else (None,): called as it is, once."""
+    if activation.kind != Kind.LAYER:
+        return (None,)
+    obj = activation.obj
+    has = getattr(obj, "_call_has_training_arg", None)  # a built instance: Keras's own answer
+    if has is None:
+        try:
+            has = "training" in inspect.signature(obj.call).parameters
+        except (TypeError, ValueError, AttributeError):
+            has = False
+    return (True, False) if has else (None,)
+
+
+def choose_subject(activation, probe: np.ndarray, training: bool | None = None) -> tuple[Subject, str | None]:
+    """A Subject in float64 when the activation (and its gradient) runs in float64, else float32
+    (in mode ``training``, see Subject).
 
     Returns the subject and a note saying why float32 (or float32 tolerances) are used.
     Raises UserCodeError when it runs in neither.
     """
     note = None
     try:
-        s = Subject(activation, "float64")
+        s = Subject(activation, "float64", training)
         y = s.call(tf.constant(probe, tf.float64))
         if y.dtype != tf.float64:
             note = f"returns {y.dtype.name} for float64 input: checked in float32"
         else:
-            grad_note = _probe_gradient(s, activation, probe)
+            grad_note = _probe_gradient(s, activation, probe, training)
             if grad_note is None:
                 if _computes_in_float32(y.numpy()):
                     s.tol_dtype = "float32"
@@ -270,14 +333,14 @@ def choose_subject(activation, probe: np.ndarray) -> tuple[Subject, str | None]:
             note = grad_note
     except UserCodeError as exc:
         note = f"does not run in float64 ({exc.reason}): checked in float32"
-    s = Subject(activation, "float32")
+    s = Subject(activation, "float32", training)
     y = s.call(tf.constant(probe, tf.float32))
     if y.dtype != tf.float32:
         raise UserCodeError(f"returned {_article(y.dtype.name)} {y.dtype.name} tensor for float32 input")
     return s, note
 
 
-def _probe_gradient(s: Subject, activation, probe) -> str | None:
+def _probe_gradient(s: Subject, activation, probe, training: bool | None) -> str | None:
     """None if the gradient runs in float64 (or fails in float32 too: then the float64 run
     reports it); else a note why float32 is used. Marks a hand-written gradient whose
     arithmetic is float32 (all its values float32 numbers with a ones upstream)."""
@@ -286,7 +349,7 @@ def _probe_gradient(s: Subject, activation, probe) -> str | None:
         ev = s.evaluate(probe, ones)
     except UserCodeError as exc:
         try:
-            Subject(activation, "float32").evaluate(probe, ones)
+            Subject(activation, "float32", training).evaluate(probe, ones)
         except UserCodeError:
             return None
         return f"its gradient does not run in float64 ({exc.reason}): checked in float32"
