@@ -27,6 +27,7 @@ from .fd import kink_candidates
 from .graph import check_graph
 from .layout import SUBSET_ROWS, WIDTH, spread_rows, to_rows, upstream
 from .messages import fmt
+from .repeat import check_determinism, check_two_calls
 from .sampling import numbers_of, sample_rows, source_of
 from .stability import check_stability
 from .stencil import elementwise_fd, locate_jumps, refine_fd
@@ -41,6 +42,8 @@ SORT_LIMIT = 131072
 GRAPH_ROWS = 4 * SUBSET_ROWS
 # Weight finite differences re-run the forward: this many rows.
 WEIGHT_ROWS = SUBSET_ROWS // 2
+# Each of the two calls of the two_calls check gets this many rows.
+TWO_CALL_ROWS = SUBSET_ROWS // 4
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def check_activation(activation, settings: Settings, *, want_curves: bool = Fals
 
 
 def _run_step(step: Step, ctx: CheckContext) -> None:
-    why = blocked(ctx) if step.needs_gradient else None
+    why = (blocked(ctx) if step.needs_gradient else None) or _changes_between_calls(ctx)
     if not step.applies(ctx):
         return
     if why is not None:
@@ -91,6 +94,15 @@ def blocked(ctx: CheckContext) -> str | None:
     unusable = ev.g is None or ev.not_tensor is not None or ev.g.shape != X.shape or \
         getattr(ev.g_raw.dtype, "name", None) != ctx.dtype
     return "the gradient check failed first" if unusable else None
+
+
+def _changes_between_calls(ctx: CheckContext) -> str | None:
+    """Why nothing after the determinism check is judged on this path, or None: the function
+    changes from call to call (finite differences would compare different functions)."""
+    repeat = ctx.result("determinism")
+    if repeat is not None and repeat.status in (ERROR, FAIL):
+        return "the output or gradient differs between two calls with the same input"
+    return None
 
 
 def start(ctx: CheckContext) -> None:
@@ -123,6 +135,16 @@ def _forward(ctx: CheckContext) -> CheckResult:
 def _gradient(ctx: CheckContext) -> CheckResult:
     m = ctx.main
     return C.check_gradient(m.X, m.ev.y, m.ev.g_raw, m.ev.g, ctx.subject, ctx.elementwise, m.ev.not_tensor)
+
+
+def _determinism(ctx: CheckContext) -> CheckResult:
+    """Randomness shows at every point alike: a second call on a subset (the main pass is the
+    first call when the subset is the whole batch, as at the default samples)."""
+    m = ctx.main
+    rows = spread_rows(m.X.shape[0], SUBSET_ROWS)
+    if rows.size == m.X.shape[0]:
+        return check_determinism(ctx.subject, m.X, m.U, m.ev, ctx.tol)
+    return check_determinism(ctx.subject, m.X[rows], m.U[rows], None, ctx.tol)
 
 
 def _upstream(ctx: CheckContext) -> CheckResult:
@@ -272,6 +294,26 @@ def _weights(ctx: CheckContext) -> CheckResult:
     return C.check_weights(ctx.subject, Xw, Uw, wg, ctx.tol, ctx.rng)
 
 
+def _two_calls(ctx: CheckContext) -> CheckResult:
+    """State shared between calls shows at every point alike: TWO_CALL_ROWS rows X1 and X2, X1
+    rolled by half its rows (a different input at every position, and not its mirror image:
+    an even function's cache would hide behind -x). When rows are independent (as the graph
+    check assumes too), each one's gradient alone is the main pass's on those rows."""
+    m = ctx.main
+    rows = spread_rows(m.X.shape[0], TWO_CALL_ROWS)
+    X1, U1 = m.X[rows], m.U[rows]
+    if rows.size == 1:  # one row: roll inside it, and call each alone
+        X2, U2 = np.roll(X1, WIDTH // 2, axis=1), np.roll(U1, WIDTH // 2, axis=1)
+        return check_two_calls(ctx.subject, X1, U1, X2, U2, ctx.tol)
+    shift = rows.size // 2
+    X2, U2 = np.roll(X1, shift, axis=0), np.roll(U1, shift, axis=0)
+    alone = None
+    if ctx.elementwise or ctx.rows_independent:
+        g1 = m.ev.g[rows]
+        alone = (g1, np.roll(g1, shift, axis=0))
+    return check_two_calls(ctx.subject, X1, U1, X2, U2, ctx.tol, alone)
+
+
 def _graph(ctx: CheckContext) -> CheckResult:
     """Graph-vs-eager differences come from Python-side logic, which acts on every point alike
     (all rows when rows mix: the outputs of a subset would differ from the batch's)."""
@@ -297,6 +339,7 @@ def _stability(ctx: CheckContext) -> CheckResult:
 STEPS = (
     Step("forward", _forward, needs_gradient=False),
     Step("gradient", _gradient, needs_gradient=False),
+    Step("determinism", _determinism, needs_gradient=False),
     Step("upstream", _upstream),
     Step(None, _confirm_elementwise, lambda ctx: ctx.elementwise),
     Step(None, _pointwise, lambda ctx: ctx.elementwise),
@@ -304,6 +347,7 @@ STEPS = (
     Step("gradient_vs_fd", _gradient_vs_fd, lambda ctx: ctx.elementwise),
     Step("vjp_vs_fd", _vjp_vs_fd, lambda ctx: not ctx.elementwise),
     Step("weights", _weights, lambda ctx: bool(ctx.subject.weights)),
+    Step("two_calls", _two_calls),
     Step("graph", _graph),
     Step("stability", _stability, lambda ctx: ctx.settings.stability, needs_gradient=False),
 )

@@ -22,11 +22,13 @@ STATUSES = ("pass", "warn", "fail", "error", "skip")
 CHECKS = (
     "forward",
     "gradient",
+    "determinism",
     "upstream",
     "custom_vs_autodiff",
     "gradient_vs_fd",
     "vjp_vs_fd",
     "weights",
+    "two_calls",
     "graph",
     "stability",
 )
