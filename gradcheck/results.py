@@ -28,6 +28,10 @@ def worst(statuses) -> str:
     return max(statuses, key=SEVERITY.__getitem__)
 
 
+# How a check row's message and an activation's verdict name the mode they were found in.
+MODE_PHRASES = {"training": "in training mode (training=True)", "inference": "in inference mode (training=False)"}
+
+
 def activation_id(file: str, name: str) -> str:
     """``file::name``, the id of an activation in reports and on the command line."""
     return f"{file}::{name}"
@@ -48,10 +52,16 @@ class CheckResult:
     kinks: tuple[float, ...] = ()
     hint: str | None = None
     line: int | None = None  # where the check points closer than the activation (the hand-written gradient)
+    # Keras layers whose call takes ``training``: "training" (training=True, what fit runs)
+    # or "inference" (training=False, what predict runs); None for everything else, and
+    # then absent from the dict (the rows of functions are as they always were).
+    mode: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["kinks"] = list(self.kinks)
+        if self.mode is None:
+            del d["mode"]
         return d
 
     @classmethod

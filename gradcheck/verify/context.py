@@ -87,6 +87,9 @@ class CheckContext:
     activation: Any  # discover.Activation
     settings: Settings
     rng: np.random.Generator
+    mode: bool | None = None  # the training argument a layer is called with (subject.training_modes)
+    first: Any = None  # the first mode's CheckContext, in a layer's second mode
+    same_as_first: bool = False  # this mode's main pass equals the first's bit for bit
     subject: Any = None  # subject.Subject, once chosen
     note: str | None = None  # why float32 (or float32 tolerances), for the forward check
     tol: Any = None  # tolerances.Tolerance of the subject's arithmetic

@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..results import ERROR, FAIL, PASS, SKIP, WARN, ActivationResult, CheckResult, worst
+from ..results import ERROR, FAIL, MODE_PHRASES, PASS, SKIP, WARN, ActivationResult, CheckResult, worst
 from ..settings import Settings
 from . import checks as C
 from .arrays import divide
@@ -27,12 +27,12 @@ from .fd import kink_candidates
 from .graph import check_graph
 from .layout import SUBSET_ROWS, WIDTH, spread_rows, to_rows, upstream
 from .messages import fmt
-from .repeat import check_determinism, check_two_calls
+from .repeat import check_determinism, check_two_calls, identical
 from .sampling import numbers_of, sample_rows, source_of
 from .stability import check_stability
 from .stencil import elementwise_fd, locate_jumps, refine_fd
 from .structure import probe_structure, still_elementwise
-from .subject import Subject, UserCodeError, choose_subject
+from .subject import Subject, UserCodeError, choose_subject, training_modes
 from .tolerances import tolerance_for
 
 # Kinks and jumps between samples are searched among all points sorted up to this many
@@ -44,6 +44,8 @@ GRAPH_ROWS = 4 * SUBSET_ROWS
 WEIGHT_ROWS = SUBSET_ROWS // 2
 # Each of the two calls of the two_calls check gets this many rows.
 TWO_CALL_ROWS = SUBSET_ROWS // 4
+# CheckResult.mode of each value of a layer's training argument (subject.training_modes).
+MODES = {True: "training", False: "inference", None: None}
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,30 @@ class Step:
     run: Callable[[CheckContext], CheckResult | None]
     applies: Callable[[CheckContext], bool] = lambda ctx: True
     needs_gradient: bool = True  # skipped when the forward or the gradient check failed first
+    # Judges only the values of the function and its gradients (on the range, around the
+    # sample points, on the weights): in a layer's second mode whose main pass equals the
+    # first mode's bit for bit, it would repeat the first mode's verdict, so it is skipped.
+    judges_values: bool = False
 
 
 def check_activation(activation, settings: Settings, *, want_curves: bool = False):
-    """Run every check on ``activation`` (a discover.Activation) and return (result, curves)."""
-    ctx = CheckContext(activation, settings, np.random.default_rng(settings.seed))
+    """Run every check on ``activation`` (a discover.Activation) and return (result, curves).
+
+    A Keras layer whose ``call`` takes ``training`` is checked in both modes, training=True
+    (what fit runs) then training=False (what predict runs), each from the same seed: its
+    rows carry the mode (CheckResult.mode); the curves are the first mode's."""
+    results, first = [], None
+    for training in training_modes(activation):
+        ctx = CheckContext(activation, settings, np.random.default_rng(settings.seed), mode=training, first=first)
+        run_mode(ctx)
+        results += ctx.results if training is None else \
+            [dataclasses.replace(r, mode=MODES[training]) for r in ctx.results]
+        first = ctx if first is None else first
+    return verdict(activation, results, first.elementwise), first.curves.sorted() if want_curves else None
+
+
+def run_mode(ctx: CheckContext) -> None:
+    """``start`` and every step in one mode, into ``ctx.results``."""
     scopes = _keras_name_scopes()
     try:
         start(ctx)
@@ -70,13 +91,15 @@ def check_activation(activation, settings: Settings, *, want_curves: bool = Fals
         ctx.results.append(CheckResult(exc.stage, ERROR, exc.reason, dtype=ctx.dtype))
     finally:
         _keras_name_scopes(scopes)
-    return verdict(activation, ctx.results, ctx.elementwise), ctx.curves.sorted() if want_curves else None
 
 
 def _run_step(step: Step, ctx: CheckContext) -> None:
     why = (blocked(ctx) if step.needs_gradient else None) or _changes_between_calls(ctx)
     if not step.applies(ctx):
         return
+    if why is None and step.judges_values and ctx.same_as_first:
+        why = (f"the output and gradients are the same as {MODE_PHRASES[MODES[ctx.first.mode]]} at every sample "
+               "point: judged there")
     if why is not None:
         if step.name is not None:
             ctx.results.append(CheckResult(step.name, SKIP, f"not run: {why}", dtype=ctx.dtype))
@@ -106,11 +129,14 @@ def _changes_between_calls(ctx: CheckContext) -> str | None:
 
 
 def start(ctx: CheckContext) -> None:
-    """Choose the dtype, probe the structure, sample the points and run the main pass."""
+    """Choose the dtype, probe the structure, sample the points and run the main pass (in a
+    layer's second mode, first as the first mode did: see _start_as_first)."""
+    if ctx.first is not None and _start_as_first(ctx):
+        return
     lo, hi = ctx.lo_hi
     rng, settings, activation = ctx.rng, ctx.settings, ctx.activation
     probe = rng.uniform(lo, hi, (4, WIDTH))
-    ctx.subject, ctx.note = choose_subject(activation, probe)
+    ctx.subject, ctx.note = choose_subject(activation, probe, ctx.mode)
     subject = ctx.subject
     ctx.tol = tolerance_for(subject.tol_dtype, settings.rtol, settings.atol)
     ctx.elementwise, ctx.rows_independent = probe_structure(subject, rng, lo, hi)
@@ -127,6 +153,34 @@ def start(ctx: CheckContext) -> None:
     ctx.curves.x, ctx.curves.y = X.ravel()[:n], ev.y.ravel()[:n]  # a plot shows at least the function
 
 
+def _start_as_first(ctx: CheckContext) -> bool:
+    """A layer's second mode, started from the first mode's choices: its dtype, tolerances and
+    structure, its sample points and upstream. If this mode's main pass on them equals the
+    first mode's bit for bit (output, input and weight gradients), both modes compute the
+    same thing there: the context is filled in from the first, ``same_as_first`` is set (the
+    steps that only judge those values are skipped) and True is returned. Otherwise False,
+    and ``start`` chooses and probes for this mode on its own."""
+    first = ctx.first
+    if first.main is None:
+        return False
+    try:
+        subject = Subject(ctx.activation, first.subject.dtype, ctx.mode)
+        subject.tol_dtype, subject.grad_tol_dtype = first.subject.tol_dtype, first.subject.grad_tol_dtype
+        ev = subject.evaluate(first.main.X, first.main.U, weights=bool(first.subject.weights))
+    except UserCodeError:
+        return False
+    a = first.main.ev
+    wa, wb = a.weight_grads or [], ev.weight_grads or []
+    same = a.not_tensor == ev.not_tensor and len(wa) == len(wb) and \
+        all(identical(p, q) for p, q in [(a.y, ev.y), (a.g, ev.g)] + list(zip(wa, wb)))
+    if same:
+        ctx.subject, ctx.note, ctx.tol, ctx.source = subject, first.note, first.tol, first.source
+        ctx.elementwise, ctx.rows_independent = first.elementwise, first.rows_independent
+        ctx.main = dataclasses.replace(first.main, ev=ev)
+        ctx.same_as_first = True
+    return same
+
+
 # -- the steps ------------------------------------------------------------------------------
 def _forward(ctx: CheckContext) -> CheckResult:
     return C.check_forward(ctx.main.X.ravel(), ctx.main.ev.y.ravel(), ctx.dtype, ctx.note)
@@ -139,8 +193,16 @@ def _gradient(ctx: CheckContext) -> CheckResult:
 
 def _determinism(ctx: CheckContext) -> CheckResult:
     """Randomness shows at every point alike: a second call on a subset (the main pass is the
-    first call when the subset is the whole batch, as at the default samples)."""
+    first call when the subset is the whole batch, as at the default samples). In a layer's
+    second mode whose main pass equals the first mode's bit for bit, that pass was the second
+    call: the first mode's was on the same input."""
     m = ctx.main
+    if ctx.same_as_first:
+        first = ctx.first.result("determinism")
+        if first is not None and first.status == PASS:
+            return CheckResult("determinism", PASS, "gives the same output and gradient as "
+                               f"{MODE_PHRASES[MODES[ctx.first.mode]]} on the same input (bit for bit), which is "
+                               "deterministic", dtype=ctx.dtype)
     rows = spread_rows(m.X.shape[0], SUBSET_ROWS)
     if rows.size == m.X.shape[0]:
         return check_determinism(ctx.subject, m.X, m.U, m.ev, ctx.tol)
@@ -320,7 +382,7 @@ def _graph(ctx: CheckContext) -> CheckResult:
     m = ctx.main
     rows = spread_rows(m.X.shape[0], GRAPH_ROWS if ctx.elementwise or ctx.rows_independent else m.X.shape[0])
     return check_graph(ctx.subject, m.X[rows], m.U[rows], m.ev.y[rows], m.ev.g[rows], ctx.tol,
-                       lambda dt: Subject(ctx.activation, dt))
+                       lambda dt: Subject(ctx.activation, dt, ctx.mode))
 
 
 def _stability(ctx: CheckContext) -> CheckResult:
@@ -328,7 +390,7 @@ def _stability(ctx: CheckContext) -> CheckResult:
     subject = ctx.subject
 
     def make(dtype):
-        return subject if dtype == subject.dtype else Subject(ctx.activation, dtype)
+        return subject if dtype == subject.dtype else Subject(ctx.activation, dtype, ctx.mode)
 
     try:
         return check_stability(make, lo, hi, ctx.source, bool(ctx.elementwise))
@@ -340,16 +402,16 @@ STEPS = (
     Step("forward", _forward, needs_gradient=False),
     Step("gradient", _gradient, needs_gradient=False),
     Step("determinism", _determinism, needs_gradient=False),
-    Step("upstream", _upstream),
-    Step(None, _confirm_elementwise, lambda ctx: ctx.elementwise),
-    Step(None, _pointwise, lambda ctx: ctx.elementwise),
-    Step("custom_vs_autodiff", _custom_vs_autodiff, lambda ctx: ctx.custom),
-    Step("gradient_vs_fd", _gradient_vs_fd, lambda ctx: ctx.elementwise),
-    Step("vjp_vs_fd", _vjp_vs_fd, lambda ctx: not ctx.elementwise),
-    Step("weights", _weights, lambda ctx: bool(ctx.subject.weights)),
-    Step("two_calls", _two_calls),
+    Step("upstream", _upstream, judges_values=True),
+    Step(None, _confirm_elementwise, lambda ctx: ctx.elementwise, judges_values=True),
+    Step(None, _pointwise, lambda ctx: ctx.elementwise, judges_values=True),
+    Step("custom_vs_autodiff", _custom_vs_autodiff, lambda ctx: ctx.custom, judges_values=True),
+    Step("gradient_vs_fd", _gradient_vs_fd, lambda ctx: ctx.elementwise, judges_values=True),
+    Step("vjp_vs_fd", _vjp_vs_fd, lambda ctx: not ctx.elementwise, judges_values=True),
+    Step("weights", _weights, lambda ctx: bool(ctx.subject.weights), judges_values=True),
+    Step("two_calls", _two_calls, judges_values=True),
     Step("graph", _graph),
-    Step("stability", _stability, lambda ctx: ctx.settings.stability, needs_gradient=False),
+    Step("stability", _stability, lambda ctx: ctx.settings.stability, needs_gradient=False, judges_values=True),
 )
 CHECK_NAMES = tuple(s.name for s in STEPS if s.name is not None)
 
@@ -364,12 +426,16 @@ def verdict(activation, checks: list[CheckResult], elementwise) -> ActivationRes
         # "raised ValueError: ..." reads best alone; anything else names its check
         plain = status == ERROR and first.name == "forward"
         message = first.message if plain else f"{first.name}: {first.message}"
+        if first.mode is not None:
+            message = f"{MODE_PHRASES[first.mode]}: {message}"
     else:
         fd = next((c for c in checks if c.name in ("gradient_vs_fd", "vjp_vs_fd")), None)
         dtype = checks[0].dtype if checks else None
         message = f"gradient correct ({dtype})"
         if fd is not None and fd.kinks:
             message += f"; kinks at x={', '.join(fmt(k) for k in fd.kinks[:6])}"
+    checks = [c if c.mode is None else dataclasses.replace(c, message=f"{MODE_PHRASES[c.mode]}: {c.message}")
+              for c in checks]
     return ActivationResult(id=activation.id, file=activation.file, name=activation.name, kind=activation.kind,
                             status=status, message=message, checks=tuple(checks), elementwise=elementwise)
 
