@@ -68,6 +68,18 @@ def test_every_check_runs_in_both_modes(corpus):
     assert {"forward", "gradient", "determinism", "two_calls", "graph"} <= set(names)
 
 
+def test_a_second_mode_computing_the_same_values_skips_what_would_repeat(corpus):
+    r = run(corpus.TrainingFlagGELU, stability=True)
+    assert r.status == "pass", r.message
+    assert all(c.status == "pass" for c in rows(r, "training"))
+    inference = {c.name: c for c in rows(r, "inference")}
+    for name in ("upstream", "gradient_vs_fd", "two_calls", "stability"):
+        assert inference[name].status == "skip"
+        assert "the same as in training mode (training=True) at every sample point" in inference[name].message
+    for name in ("forward", "gradient", "determinism", "graph"):
+        assert inference[name].status == "pass", inference[name].message
+
+
 def test_functions_and_layers_without_training_argument_are_checked_once(corpus):
     class NoTrainingArg(keras.layers.Layer):
         def call(self, x):
