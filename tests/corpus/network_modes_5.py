@@ -19,7 +19,7 @@ EXPECTED = {
     "TrainingFusedSwish": ("pass", None),
     "BatchCenteredTanh": ("pass", None),
     "EMACenteredSoftsign": ("pass", None),
-    "FixedNoiseGELU": ("pass", None),
+    "FrozenSlopeRReLU": ("pass", None),
     # training argument, buggy or random
     "TrainingTypoSwish": ("fail", "gradient_vs_fd"),
     "InferenceFastTanh": ("fail", "gradient_vs_fd"),
@@ -92,15 +92,17 @@ class EMACenteredSoftsign(keras.layers.Layer):
         return tf.nn.softsign(x - c)
 
 
-class FixedNoiseGELU(keras.layers.Layer):
-    """Training adds noise with a fixed seed (stateless): the same noise on every call, so the
-    path is deterministic (the randomness fixed, as the error message asks)."""
+class FrozenSlopeRReLU(keras.layers.Layer):
+    """RReLU with its randomness fixed: one slope per channel, drawn once at build from a
+    seeded initializer (not trainable), used in training; their mean in inference."""
+
+    def build(self, input_shape):
+        self.slope = self.add_weight(name="slope", shape=(input_shape[-1],), trainable=False,
+                                     initializer=keras.initializers.RandomUniform(1.0 / 8.0, 1.0 / 3.0, seed=5))
 
     def call(self, x, training=None):
-        y = tf.nn.gelu(x)
-        if training:
-            y = y + 0.01 * tf.random.stateless_normal(tf.shape(y), seed=[7, 11], dtype=y.dtype)
-        return y
+        a = self.slope if training else tf.reduce_mean(self.slope)
+        return tf.where(x >= 0, x, a * x)
 
 
 @tf.custom_gradient
