@@ -42,22 +42,13 @@ class TrainingFlagGELU(keras.layers.Layer):
         return tf.nn.gelu(x)
 
 
-@tf.custom_gradient
-def _swish_fused(x):
-    s = tf.sigmoid(x)
-
-    def grad(dy):
-        return dy * s * (1.0 + x * (1.0 - s))
-
-    return x * s, grad
-
-
 class TrainingFusedSwish(keras.layers.Layer):
-    """Swish with a hand-written gradient on the training path (to save memory), autodiff in inference."""
+    """Swish with a hand-written gradient on the training path (swish_closure below, to save
+    memory), autodiff in inference."""
 
     def call(self, x, training=None):
         if training:
-            return _swish_fused(x)
+            return swish_closure(x)
         return x * tf.sigmoid(x)
 
 
