@@ -58,8 +58,9 @@ def check_determinism(subject: Subject, X: np.ndarray, U: np.ndarray, first, tol
     exact tolerance (exact_rtol*(|a|+|b|)/2 + exact_atol*max(1, max|a|)) when the activation is
     itself a tf.function. ``first`` is an Evaluation of X, U already made (the main pass) or None.
 
-    When eager calls differ, forward and gradient are compiled with tf.function and run twice on
-    the same input, compared within the same exact tolerance. If those agree, what changes from
+    When eager calls differ, the forward (and the gradient, when only the gradients differ) is
+    compiled with tf.function and run twice on the same input, compared within the same exact
+    tolerance. If those agree, what changes from
     call to call is Python-side (a call counter, NumPy random numbers), which tf.function runs
     once, at trace time, so Keras training sees one fixed value: fail. If they differ too (TF
     random ops, a seed generator, a tf.Variable changed by each call), the activation is random
@@ -119,21 +120,21 @@ def check_two_calls(subject: Subject, X1: np.ndarray, U1: np.ndarray, X2: np.nda
     try:
         pair1, pair2 = subject.evaluate_twice(X1, U1, X2, U2)
     except UserCodeError as exc:
-        return CheckResult("two_calls", FAIL, f"with two calls in one GradientTape (as a model that uses the "
-                           f"activation twice), the {exc.reason}", dtype=dtype)
-    for which, pair, alone, U, X in (("first", pair1, alone1, U1, X1), ("second", pair2, alone2, U2, X2)):
-        if alone is None or alone.shape != X.shape:
+        return CheckResult("two_calls", FAIL, "with two calls in one GradientTape (as a model that uses the "
+                           f"activation twice): {exc.reason}", dtype=dtype)
+    for which, pair, solo, U, X in (("first", pair1, alone1, U1, X1), ("second", pair2, alone2, U2, X2)):
+        if solo is None or solo.shape != X.shape:
             continue  # the gradient check reports it
-        if pair is None or pair.shape != alone.shape:
+        if pair is None or pair.shape != solo.shape:
             got = "None" if pair is None else f"shape {pair.shape}"
             return CheckResult("two_calls", FAIL, f"the gradient of the {which} call is {got} when the activation is "
                                "called twice in one GradientTape, but right when called alone", dtype=dtype)
-        bad = _mismatch(alone, pair, tol)
+        bad = _mismatch(solo, pair, tol)
         if bad.any():
             i = int(np.argmax(bad))
             with np.errstate(all="ignore"):
-                ga, gp = alone.ravel()[i] / U.ravel()[i], pair.ravel()[i] / U.ravel()[i]
-                err = np.abs(pair.ravel() - alone.ravel())[bad]
+                ga, gp = solo.ravel()[i] / U.ravel()[i], pair.ravel()[i] / U.ravel()[i]
+                err = np.abs(pair.ravel() - solo.ravel())[bad]
             lead = ("the gradient of the first call uses state from the second call" if which == "first" else
                     "the gradient of the second call changes when the activation was called before it")
             return CheckResult("two_calls", FAIL, f"{lead}: with two calls in one GradientTape before the backward "
