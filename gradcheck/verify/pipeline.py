@@ -28,6 +28,7 @@ from .graph import check_graph
 from .layout import SUBSET_ROWS, WIDTH, spread_rows, to_rows, upstream
 from .messages import fmt
 from .sampling import numbers_of, sample_rows, source_of
+from .second_order import check_second_order
 from .stability import check_stability
 from .stencil import elementwise_fd, locate_jumps, refine_fd
 from .structure import probe_structure, still_elementwise
@@ -281,6 +282,21 @@ def _graph(ctx: CheckContext) -> CheckResult:
                        lambda dt: Subject(ctx.activation, dt))
 
 
+def _second_order(ctx: CheckContext) -> CheckResult:
+    """--order 2: elementwise, at every point the first-order finite differences saw (the
+    kinks located between samples included); otherwise on the main pass's rows."""
+    if ctx.result("upstream").status != PASS:  # then VJP / upstream is not the derivative
+        return CheckResult("second_order", SKIP, "not run: the upstream check failed first", dtype=ctx.dtype)
+    tol = _custom_tol(ctx)
+    finite = ctx.result("gradient").status != FAIL
+    if ctx.elementwise:
+        p = ctx.points
+        return check_second_order(ctx.subject, tol, ctx.rng, elementwise=True, x=p.x, u=p.u, gradient_finite=finite)
+    m = ctx.main
+    return check_second_order(ctx.subject, tol, ctx.rng, elementwise=False, X=m.X, U=m.U,
+                              rows_independent=ctx.rows_independent, gradient_finite=finite)
+
+
 def _stability(ctx: CheckContext) -> CheckResult:
     lo, hi = ctx.lo_hi
     subject = ctx.subject
@@ -305,6 +321,7 @@ STEPS = (
     Step("vjp_vs_fd", _vjp_vs_fd, lambda ctx: not ctx.elementwise),
     Step("weights", _weights, lambda ctx: bool(ctx.subject.weights)),
     Step("graph", _graph),
+    Step("second_order", _second_order, lambda ctx: ctx.settings.order == 2),
     Step("stability", _stability, lambda ctx: ctx.settings.stability, needs_gradient=False),
 )
 CHECK_NAMES = tuple(s.name for s in STEPS if s.name is not None)
