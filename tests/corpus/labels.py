@@ -28,6 +28,7 @@ CHECKS = (
     "vjp_vs_fd",
     "weights",
     "graph",
+    "second_order",
     "stability",
 )
 
