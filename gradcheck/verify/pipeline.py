@@ -285,7 +285,8 @@ def _graph(ctx: CheckContext) -> CheckResult:
 def _second_order(ctx: CheckContext) -> CheckResult:
     """--order 2: elementwise, at every point the first-order finite differences saw (the
     kinks located between samples included); otherwise on the main pass's rows."""
-    if ctx.result("upstream").status != PASS:  # then VJP / upstream is not the derivative
+    up = ctx.result("upstream")
+    if up is not None and up.status != PASS:  # then VJP / upstream is not the derivative
         return CheckResult("second_order", SKIP, "not run: the upstream check failed first", dtype=ctx.dtype)
     tol = _custom_tol(ctx)
     finite = ctx.result("gradient").status != FAIL

@@ -26,12 +26,12 @@ import numpy as np
 
 from ..discover import Kind
 from ..results import ERROR, FAIL, PASS, CheckResult
-from .fd import cluster_points, compare_with_fd, fd_step, quotients
+from .fd import cluster_points, compare_with_fd, directional_quotients, fd_step
 from .layout import to_rows, upstream
 from .messages import NAN_GRADIENT_HINT, fmt, where
 from .stencil import elementwise_fd, refine_fd
 from .subject import Subject, UserCodeError
-from .tolerances import ULPS_PER_EVAL, Tolerance
+from .tolerances import Tolerance
 
 NAME = "second_order"
 # Random unit directions per row of a non-elementwise activation (each costs four more
@@ -281,17 +281,7 @@ def _directional_quotients(subject: Subject, X, U, W, S, D, hrow, psi0, row_inde
         ev = subject.evaluate(X + k * hrow * D, U)
         v = ev.g if ev.g is not None and ev.g.shape == X.shape else np.full(X.shape, np.nan)
         psi[k] = np.einsum("ij,ij->i", W, v)
-    a = np.einsum("ij,ij->i", S, D)
-    psi_abs = psi0[1]
-    if not row_independent:
-        psi = {k: np.array([v.sum()]) for k, v in psi.items()}
-        psi_abs = np.array([psi_abs.sum()])
-        a = np.array([a.sum()])
-        hh = np.array([hrow.max()])
-    else:
-        hh = hrow.ravel()
-    q = quotients(psi[-2], psi[-1], psi[0], psi[1], psi[2], hh, eps)
-    return a, q.with_noise_floor(ULPS_PER_EVAL * eps * psi_abs / hh)
+    return directional_quotients(psi, psi0[1], np.einsum("ij,ij->i", S, D), hrow, row_independent, eps)
 
 
 __all__ = ["check_second_order", "FirstDerivative", "NAME"]
