@@ -253,6 +253,7 @@ def test_cli_order_2_json_rows_and_exit_codes(module, capsys):
     assert rows["tanh"]["status"] == "pass" and rows["tanh"]["dtype"] == "float64"
     bad = rows["cube_detached"]
     assert bad["status"] == "fail" and bad["max_rel_error"] == pytest.approx(0.5)
+    assert bad["line"] == 10  # the hand-written gradient's grad function
     assert set(bad) >= {"name", "status", "message", "max_abs_error", "max_rel_error", "worst_input", "dtype", "kinks"}
     assert main(["--samples", "128", "--no-stability", "--order", "2", f"{module}::tanh"]) == 0
     out = capsys.readouterr().out
@@ -262,5 +263,6 @@ def test_cli_order_2_json_rows_and_exit_codes(module, capsys):
 def test_cli_order_2_text_names_the_failure(module, capsys):
     assert main(["-q", "--samples", "128", "--no-stability", "--order", "2", module]) == 1
     out = capsys.readouterr().out
-    assert "FAIL acts.py::cube_detached: second_order: second derivative 3 but finite differences of the gradient " \
-           "give 6 at x=1" in out
+    assert "acts.py:9: FAIL cube_detached: second_order: second derivative 3 but finite differences of the " \
+           "gradient give 6 at x=1" in out
+    assert "acts.py:10: the hand-written gradient" in out  # its derivative is what is wrong

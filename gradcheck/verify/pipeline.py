@@ -284,7 +284,9 @@ def _graph(ctx: CheckContext) -> CheckResult:
 
 def _second_order(ctx: CheckContext) -> CheckResult:
     """--order 2: elementwise, at every point the first-order finite differences saw (the
-    kinks located between samples included); otherwise on the main pass's rows."""
+    kinks located between samples included); otherwise on the main pass's rows. The second
+    derivative of a custom-gradient function is the derivative of its grad function: a
+    failure points there."""
     up = ctx.result("upstream")
     if up is not None and up.status != PASS:  # then VJP / upstream is not the derivative
         return CheckResult("second_order", SKIP, "not run: the upstream check failed first", dtype=ctx.dtype)
@@ -292,10 +294,13 @@ def _second_order(ctx: CheckContext) -> CheckResult:
     finite = ctx.result("gradient").status != FAIL
     if ctx.elementwise:
         p = ctx.points
-        return check_second_order(ctx.subject, tol, ctx.rng, elementwise=True, x=p.x, u=p.u, gradient_finite=finite)
-    m = ctx.main
-    return check_second_order(ctx.subject, tol, ctx.rng, elementwise=False, X=m.X, U=m.U,
-                              rows_independent=ctx.rows_independent, gradient_finite=finite)
+        result = check_second_order(ctx.subject, tol, ctx.rng, elementwise=True, x=p.x, u=p.u,
+                                    gradient_finite=finite)
+    else:
+        m = ctx.main
+        result = check_second_order(ctx.subject, tol, ctx.rng, elementwise=False, X=m.X, U=m.U,
+                                    rows_independent=ctx.rows_independent, gradient_finite=finite)
+    return _blame_hand_written(ctx, result)
 
 
 def _stability(ctx: CheckContext) -> CheckResult:
