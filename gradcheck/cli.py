@@ -18,7 +18,8 @@ from typing import NamedTuple
 import click
 
 from . import __version__
-from .defaults import DEFAULT_FILES, DEFAULT_RANGE, DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, FORMATS
+from .defaults import (DEFAULT_FILES, DEFAULT_ORDER, DEFAULT_RANGE, DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT,
+                       FORMATS, ORDERS)
 from .validation import AUTO, INT_MINIMUM, MAXIMUM, is_number, is_positive
 
 # config (tomllib, pathlib), settings (dataclasses) and targets are imported where used:
@@ -64,6 +65,21 @@ class Jobs(click.ParamType):
             self.fail(f"{value!r} is not a number of workers or 'auto'.", param, ctx)
         if number < INT_MINIMUM["jobs"]:
             self.fail(f"{value!r} is not >= 1.", param, ctx)
+        return number
+
+
+class Order(click.ParamType):
+    """The order of derivatives checked: 1, or 2 (second derivatives too)."""
+
+    name = "|".join(map(str, ORDERS))
+
+    def convert(self, value, param, ctx):
+        try:
+            number = int(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            number = None
+        if number not in ORDERS or (isinstance(value, float) and value != number):
+            self.fail(f"{value!r} is not {' or '.join(map(str, ORDERS))}.", param, ctx)
         return number
 
 
@@ -169,6 +185,8 @@ def _read_config(ctx, param, value):
               help="Old name of --hook.")
 @click.option("--stability/--no-stability", default=True, show_default=True,
               help="Also sweep low-precision dtypes far outside the range for overflow/NaN.")
+@click.option("--order", type=Order(), default=DEFAULT_ORDER, show_default=True,
+              help="2: also check second derivatives (the gradient of the gradient).")
 @click.option("-q", "--quiet", count=True, help="Less output: -q problems only, -qq summary only.")
 @click.option("-v", "--verbose", count=True, help="More output: every check, timings; -vv shows worker output.")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False), is_eager=True,
@@ -177,7 +195,7 @@ def _read_config(ctx, param, value):
 @click.version_option(__version__, "--version", prog_name="gradcheck", message="%(prog)s %(version)s")
 @click.pass_context
 def gradcheck(ctx, targets, format, outputs, samples, range, seed, timeout, rtol, atol, jobs, max_memory, exclude, plot,
-              hook, only_tf_modules, stability, quiet, verbose):
+              hook, only_tf_modules, stability, order, quiet, verbose):
     """Check the gradients of the activation functions in TARGET...
 
     TARGET is a .py file, a folder or file.py::name. A file given by name is searched for
@@ -190,7 +208,7 @@ def gradcheck(ctx, targets, format, outputs, samples, range, seed, timeout, rtol
     hook = hook or only_tf_modules
     scope = _expand(ctx, targets, exclude, hook)
     settings = Settings(samples=samples, range=range, seed=seed, timeout=timeout, rtol=rtol, atol=atol,
-                        stability=stability)
+                        stability=stability, order=order)
     verbosity = verbose - quiet
     if verbosity >= 1 and ctx.meta.get("gradcheck.config"):
         click.echo(f"config: {ctx.meta['gradcheck.config']}", err=True)
@@ -275,7 +293,7 @@ def _require_plotting(ctx) -> None:
 
 
 # The settings of the whole run, as the JSON lists them first (kinks and skip are per activation).
-RUN_SETTINGS = ("samples", "range", "seed", "timeout", "rtol", "atol", "stability")
+RUN_SETTINGS = ("samples", "range", "seed", "timeout", "rtol", "atol", "stability", "order")
 
 
 def _completed(report, settings, elapsed: float, scope: _Scope):

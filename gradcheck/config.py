@@ -24,9 +24,9 @@ from .validation import unknown_names, validate_option  # noqa: E402
 # Top-level keys of [tool.gradcheck]; each is also the click parameter name it feeds,
 # except "overrides" and "files", which have no command-line form.
 KEYS = ("samples", "range", "seed", "timeout", "rtol", "atol", "exclude", "files", "format", "jobs",
-        "stability", "plot", "overrides")
+        "stability", "order", "plot", "overrides")
 # Per-activation keys: the Settings options (defaults.OPTION_NAMES), in the order errors list them.
-OVERRIDE_KEYS = ("range", "samples", "seed", "timeout", "rtol", "atol", "kinks", "skip", "stability")
+OVERRIDE_KEYS = ("range", "samples", "seed", "timeout", "rtol", "atol", "kinks", "skip", "stability", "order")
 _ROOT_MARKERS = (".git", ".hg")
 
 

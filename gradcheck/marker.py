@@ -20,9 +20,10 @@ def options(**opts: Any) -> Callable[[T], T]:
 
     Accepted keys: ``range=(lo, hi)``, ``samples``, ``seed``, ``timeout``, ``rtol``,
     ``atol``, ``kinks=[...]`` (inputs where a kink is expected), ``skip="reason"``,
-    ``stability=False``. An unknown key raises ``TypeError`` here; values are validated
-    (:func:`gradcheck.validation.validate_option`) when the activation is checked, so a bad
-    value makes that one activation an error instead of failing its module's import.
+    ``stability=False``, ``order=2`` (also check second derivatives). An unknown key raises
+    ``TypeError`` here; values are validated (:func:`gradcheck.validation.validate_option`)
+    when the activation is checked, so a bad value makes that one activation an error instead
+    of failing its module's import.
     """
     unknown = unknown_names(opts)
     if unknown:

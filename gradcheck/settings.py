@@ -12,7 +12,7 @@ import fnmatch
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from .defaults import DEFAULT_RANGE, DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, OPTION_NAMES
+from .defaults import DEFAULT_ORDER, DEFAULT_RANGE, DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, OPTION_NAMES
 from .validation import unknown_names, validate_option
 
 
@@ -33,6 +33,8 @@ class Settings:
     skip: str | None = None
     # Also sweep float32/float16/bfloat16 far outside the range for overflow and NaN.
     stability: bool = True
+    # 1: first derivatives; 2: also second derivatives (the second_order check).
+    order: int = DEFAULT_ORDER
 
     def __post_init__(self):
         for f in fields(self):

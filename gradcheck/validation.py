@@ -13,7 +13,7 @@ import math
 import numbers
 from typing import Any
 
-from .defaults import FORMATS, OPTION_NAMES
+from .defaults import FORMATS, OPTION_NAMES, ORDERS
 
 # Smallest value of each integer option.
 INT_MINIMUM = {"samples": 1, "jobs": 1, "seed": 0}
@@ -85,6 +85,9 @@ def _expected(name: str, value: Any) -> tuple[str | None, Any]:
         return None, [float(x) for x in points]
     if name == "skip":
         return (None, value) if isinstance(value, str) else ("a reason (a string)", value)
+    if name == "order":
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value in ORDERS
+        return (None, int(value)) if ok else (" or ".join(map(str, ORDERS)), value)
     if name == "stability":
         return (None, value) if isinstance(value, bool) else ("true or false", value)
     if name in ("exclude", "files"):
@@ -103,7 +106,7 @@ def validate_option(name: str, value: Any) -> Any:
     """``value`` checked and normalised for the option ``name``.
 
     Integers stay ``int``, ``timeout``/``rtol``/``atol`` become ``float``, ``range`` a
-    ``(lo, hi)`` tuple of floats, ``kinks`` a list of floats, ``exclude`` and ``files`` a tuple
+    ``(lo, hi)`` tuple of floats, ``kinks`` a list of floats, ``order`` 1 or 2, ``exclude`` and ``files`` a tuple
     of globs.
     ``None`` is accepted for ``rtol``, ``atol`` and ``skip`` (not set). Raises ``ValueError``
     reading ``'name' must be <what>, got <value>``.

@@ -17,7 +17,10 @@ from score import describe, run_gradcheck, score  # noqa: E402
 @pytest.fixture(scope="module")
 def scored():
     expected = all_expected()
-    return score(run_gradcheck(), expected), expected
+    doc = run_gradcheck()
+    s = score(doc, expected)
+    s["results"] = doc["results"]
+    return s, expected
 
 
 def test_corpus_is_large_enough_and_covers_both_sides(scored):
@@ -45,6 +48,17 @@ def test_every_labeled_activation_was_discovered(scored):
     s, _ = scored
     assert all(v != "missing" for v in s["status_of"].values()), describe(s)
     assert s["unlabeled_results"] == [], describe(s)
+
+
+def test_order_2_modules_are_checked_at_order_2_and_only_they(scored):
+    """@gradcheck.options(order=2) in second_order_5.py adds the second_order row there; every
+    other module runs at the default order 1, without it. Its bugs are caught by that row."""
+    s, expected = scored
+    for r in s["results"]:
+        row = next((c for c in r["checks"] if c["name"] == "second_order"), None)
+        assert (row is not None) == ("/second_order_5.py::" in r["id"]), r["id"]
+        if expected.get(r["id"], (None, None))[1] == "second_order":
+            assert row["status"] == "fail", (r["id"], row)
 
 
 DENSE = "100000"  # samples: the subsets and tolerances that only matter with dense sampling

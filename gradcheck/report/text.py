@@ -24,7 +24,8 @@ from . import total_time
 
 # The checks that get a column (name -> header); any other check shows up in the verdict
 # message and, with -v, in the per-check lines.
-HEADERS = {"custom_vs_autodiff": "custom/auto", "vs_fd": "vs FD", "determinism": "determ.", "two_calls": "2 calls"}
+HEADERS = {"custom_vs_autodiff": "custom/auto", "vs_fd": "vs FD", "determinism": "determ.", "two_calls": "2 calls",
+           "second_order": "2nd order"}
 # Checks shown in the same column (elementwise and non-elementwise finite differences).
 COLUMN_OF = {"gradient_vs_fd": "vs_fd", "vjp_vs_fd": "vs_fd"}
 STYLES = {PASS: "green", WARN: "yellow", FAIL: "red", ERROR: "bold red", SKIP: "dim"}

@@ -11,7 +11,7 @@ import numpy as np
 from ..discover import Kind
 from ..results import FAIL, PASS, SKIP, WARN, CheckResult
 from .arrays import all_finite, masked_max
-from .fd import FDComparison, cluster_points, compare_with_fd, fd_step, quotients
+from .fd import FDComparison, cluster_points, compare_with_fd, directional_quotients, fd_step, quotients
 from .messages import NAN_GRADIENT_HINT, UPSTREAM_HINT, describe_points, fmt, where
 from .stencil import FDData
 from .subject import Subject
@@ -320,20 +320,10 @@ def _directional(subject: Subject, X, U, G, V, hrow, phi0, row_independent: bool
     """(u.J.v from the VJP, the quotients of u.f(X + t V)) per row, or summed over the batch
     when rows are not independent. ``phi0``: (u.f(X), |u|.|f(X)|) per row."""
     phi = {0: phi0[0]}
-    phi_abs = phi0[1]
     for k in (-2, -1, 1, 2):
         phi[k] = np.einsum("ij,ij->i", U, subject.forward(X + k * hrow * V))
     gv = np.einsum("ij,ij->i", G, V)
-    if not row_independent:
-        phi = {k: np.array([v.sum()]) for k, v in phi.items()}
-        phi_abs = np.array([phi_abs.sum()])
-        gv = np.array([gv.sum()])
-        hh = np.array([hrow.max()])
-    else:
-        hh = hrow.ravel()
-    q = quotients(phi[-2], phi[-1], phi[0], phi[1], phi[2], hh, eps)
-    # rounding noise of a sum: use the sum of magnitudes, not the magnitude of the sum
-    return gv, q.with_noise_floor(ULPS_PER_EVAL * eps * phi_abs / hh)
+    return directional_quotients(phi, phi0[1], gv, hrow, row_independent, eps)
 
 
 # -- trainable weights ----------------------------------------------------------------------

@@ -138,6 +138,24 @@ def quotients(fm2, fm1, f0, fp1, fp2, h, eps: float, fglobal: float = 0.0) -> Qu
     return Quotients(fm2, fm1, f0, fp1, fp2, h, rich, noise, trunc, fscale, eps)
 
 
+def directional_quotients(phi: dict, phi_abs: np.ndarray, slope: np.ndarray, hrow: np.ndarray,
+                          row_independent: bool, eps: float):
+    """(slope, Quotients) along a direction per row: ``phi[k]`` is a scalar per row at X + k h d
+    (k = -2..2, ``hrow`` the rows' steps), ``slope`` what is compared with their quotients.
+    Summed over the batch (one value, the largest step) when rows are not independent. The
+    rounding noise of a sum is that of the sum of magnitudes ``phi_abs``, not the magnitude of
+    the sum."""
+    if not row_independent:
+        phi = {k: np.array([v.sum()]) for k, v in phi.items()}
+        phi_abs = np.array([phi_abs.sum()])
+        slope = np.array([slope.sum()])
+        hh = np.array([hrow.max()])
+    else:
+        hh = hrow.ravel()
+    q = quotients(phi[-2], phi[-1], phi[0], phi[1], phi[2], hh, eps)
+    return slope, q.with_noise_floor(ULPS_PER_EVAL * eps * phi_abs / hh)
+
+
 @dataclass(frozen=True)
 class FDComparison:
     """Where a gradient agrees with finite differences.

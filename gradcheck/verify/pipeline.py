@@ -29,6 +29,7 @@ from .layout import SUBSET_ROWS, WIDTH, spread_rows, to_rows, upstream
 from .messages import fmt
 from .repeat import check_determinism, check_two_calls, identical
 from .sampling import numbers_of, sample_rows, source_of
+from .second_order import check_second_order
 from .stability import check_stability
 from .stencil import elementwise_fd, locate_jumps, refine_fd
 from .structure import probe_structure, still_elementwise
@@ -385,6 +386,27 @@ def _graph(ctx: CheckContext) -> CheckResult:
                        lambda dt: Subject(ctx.activation, dt, ctx.mode))
 
 
+def _second_order(ctx: CheckContext) -> CheckResult:
+    """--order 2: elementwise, at every point the first-order finite differences saw (the
+    kinks located between samples included); otherwise on the main pass's rows. The second
+    derivative of a custom-gradient function is the derivative of its grad function: a
+    failure points there."""
+    up = ctx.result("upstream")
+    if up is not None and up.status != PASS:  # then VJP / upstream is not the derivative
+        return CheckResult("second_order", SKIP, "not run: the upstream check failed first", dtype=ctx.dtype)
+    tol = _custom_tol(ctx)
+    finite = ctx.result("gradient").status != FAIL
+    if ctx.elementwise:
+        p = ctx.points
+        result = check_second_order(ctx.subject, tol, ctx.rng, elementwise=True, x=p.x, u=p.u,
+                                    gradient_finite=finite)
+    else:
+        m = ctx.main
+        result = check_second_order(ctx.subject, tol, ctx.rng, elementwise=False, X=m.X, U=m.U,
+                                    rows_independent=ctx.rows_independent, gradient_finite=finite)
+    return _blame_hand_written(ctx, result)
+
+
 def _stability(ctx: CheckContext) -> CheckResult:
     lo, hi = ctx.lo_hi
     subject = ctx.subject
@@ -411,6 +433,7 @@ STEPS = (
     Step("weights", _weights, lambda ctx: bool(ctx.subject.weights), judges_values=True),
     Step("two_calls", _two_calls, judges_values=True),
     Step("graph", _graph),
+    Step("second_order", _second_order, lambda ctx: ctx.settings.order == 2, judges_values=True),
     Step("stability", _stability, lambda ctx: ctx.settings.stability, needs_gradient=False, judges_values=True),
 )
 CHECK_NAMES = tuple(s.name for s in STEPS if s.name is not None)

@@ -58,6 +58,15 @@ class Evaluation:
     x_tensor: object = None  # the input as sent to TensorFlow (reused by the finite differences)
 
 
+@dataclass
+class SecondOrder:
+    """The first VJP and its gradient for one batch (nested GradientTapes)."""
+
+    v: np.ndarray | None  # J^T u: the VJP with upstream u, None when TF returned None
+    s: np.ndarray | None  # d<w, J^T u>/dx = H_u w, None when TF returned None (nothing connects it to x)
+    missing: str | None = None  # TF has no gradient for an op of the gradient (LookupError), one line
+
+
 class Subject:
     """A callable activation checked in one dtype (and, for a Keras layer whose ``call`` takes
     ``training``, in one mode: ``training`` True or False, None for everything else).
@@ -178,6 +187,34 @@ class Subject:
         except Exception as exc:
             raise UserCodeError(f"gradient computation raised {describe_exception(exc)}", "gradient") from exc
         return _to_numpy(g1), _to_numpy(g2)
+
+    def second_order(self, x: np.ndarray, u: np.ndarray, w: np.ndarray) -> SecondOrder:
+        """The VJP v = J(x)^T u (inner tape, as training computes it) and the gradient of <w, v>
+        with respect to x (outer tape): H_u w, where H_u is the Hessian of <u, f(x)>. This is
+        what a gradient penalty or a Hessian-vector product differentiates, through the
+        hand-written gradient of a custom-gradient function."""
+        xt = to_tensor(x, self.tf_dtype)
+        with tf.GradientTape() as outer:
+            outer.watch(xt)
+            with tf.GradientTape() as inner:
+                inner.watch(xt)
+                y = self.call(xt)
+            try:
+                v = inner.gradient(y, xt, output_gradients=to_tensor(u, y.dtype))
+            except Exception as exc:
+                raise UserCodeError(f"gradient computation raised {describe_exception(exc)}", "gradient") from exc
+            if v is not None:
+                v = tf.convert_to_tensor(v)  # IndexedSlices: dense, on the outer tape
+        if v is None:
+            return SecondOrder(None, None)
+        try:
+            s = outer.gradient(v, xt, output_gradients=to_tensor(w, v.dtype))
+        except LookupError as exc:  # "gradient registry has no entry for: SoftsignGrad"
+            return SecondOrder(_to_numpy(v), None, describe_exception(exc))
+        except Exception as exc:
+            raise UserCodeError(f"second derivative computation raised {describe_exception(exc)}",
+                                "second_order") from exc
+        return SecondOrder(_to_numpy(v), _to_numpy(s))
 
     def autodiff_of_forward(self, x: np.ndarray, u: np.ndarray) -> np.ndarray | None:
         """Autodiff of the forward ops of a custom-gradient function, ignoring its grad_fn."""

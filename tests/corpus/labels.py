@@ -30,6 +30,7 @@ CHECKS = (
     "weights",
     "two_calls",
     "graph",
+    "second_order",
     "stability",
 )
 
