@@ -159,6 +159,8 @@ def _read_config(ctx, param, value):
 @click.argument("targets", nargs=-1, required=True, is_eager=True, metavar="TARGET...")
 @click.option("--format", "format", type=click.Choice(FORMATS), default="text", show_default=True,
               help="text: a table for people; json / junit: machine-readable; github: Actions annotations.")
+@click.option("--color", type=click.Choice(("auto", "always", "never")), default="auto", show_default=True,
+              help="Colour in the text output: auto follows the terminal, NO_COLOR and FORCE_COLOR.")
 @click.option("-o", "--output", "outputs", type=Output(), multiple=True, metavar="FORMAT=PATH",
               help="Also write FORMAT to PATH in the same run (repeatable), e.g. -o junit=report.xml.")
 @click.option("--samples", type=click.IntRange(min=INT_MINIMUM["samples"], max=MAXIMUM["samples"]),
@@ -194,7 +196,7 @@ def _read_config(ctx, param, value):
               help="pyproject.toml to read [tool.gradcheck] from [default: found walking up from the targets].")
 @click.version_option(__version__, "--version", prog_name="gradcheck", message="%(prog)s %(version)s")
 @click.pass_context
-def gradcheck(ctx, targets, format, outputs, samples, range, seed, timeout, rtol, atol, jobs, max_memory, exclude, plot,
+def gradcheck(ctx, targets, format, color, outputs, samples, range, seed, timeout, rtol, atol, jobs, max_memory, exclude, plot,
               hook, only_tf_modules, stability, order, quiet, verbose):
     """Check the gradients of the activation functions in TARGET...
 
@@ -230,7 +232,7 @@ def gradcheck(ctx, targets, format, outputs, samples, range, seed, timeout, rtol
     except Interrupted as stopped:  # every worker is gone; show what was checked before the signal
         report = replace(stopped.report, interrupted=stopped.signum)
     report = _completed(report, settings, time.perf_counter() - started, scope)
-    _write(report, format, verbosity, outputs)
+    _write(report, format, verbosity, outputs, color)
     for problem in report.usage_errors:  # a ::name that names nothing: the user's mistake, exit 2
         click.echo(f"Error: {problem}", err=True)
     return report.exit_code
@@ -310,7 +312,7 @@ def _completed(report, settings, elapsed: float, scope: _Scope):
     return report
 
 
-def _write(report, format: str, verbosity: int, outputs=()) -> None:
+def _write(report, format: str, verbosity: int, outputs=(), color: str = "auto") -> None:
     """The report on stdout in ``format``, and in each (format, path) of ``outputs`` to its
     file (no colour there)."""
     from .report import get_formatter
@@ -318,9 +320,18 @@ def _write(report, format: str, verbosity: int, outputs=()) -> None:
     for fmt, path in outputs:  # first: a closed stdout (`| head`) must not cost the CI report
         with open(path, "w", encoding="utf-8") as f:
             get_formatter(fmt, verbosity=verbosity, color=False).write(report, f)
-    color = _is_tty(sys.stdout) and not os.environ.get("NO_COLOR")
-    get_formatter(format, verbosity=verbosity, color=color).write(report, sys.stdout)
+    get_formatter(format, verbosity=verbosity, color=use_color(color)).write(report, sys.stdout)
     sys.stdout.flush()
+
+
+def use_color(choice: str) -> bool:
+    """``--color``: always / never; auto follows the terminal, NO_COLOR (off) and FORCE_COLOR
+    (on, e.g. in CI logs that render ANSI), as https://no-color.org and force-color.org say."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or _is_tty(sys.stdout)
 
 
 def _param(ctx, name):

@@ -108,3 +108,22 @@ def test_a_file_that_is_not_python_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("import os\nos.remove('everything')\n")
     assert main([str(tmp_path / "notes.txt")]) == 2
     assert capsys.readouterr().err.strip().endswith("notes.txt' is not a Python file (.py).")
+
+
+@pytest.mark.parametrize("choice, env, tty, expected", [
+    ("always", {}, False, True),
+    ("never", {"FORCE_COLOR": "1"}, True, False),
+    ("auto", {}, True, True),
+    ("auto", {}, False, False),
+    ("auto", {"NO_COLOR": "1"}, True, False),
+    ("auto", {"FORCE_COLOR": "1"}, False, True),
+])
+def test_color_follows_the_flag_the_terminal_and_the_environment(monkeypatch, choice, env, tty, expected):
+    from gradcheck import cli
+
+    for name in ("NO_COLOR", "FORCE_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(cli, "_is_tty", lambda stream: tty)
+    assert cli.use_color(choice) is expected
