@@ -118,6 +118,11 @@ def _cut(subject: Subject) -> str:
 # -- elementwise ----------------------------------------------------------------------------
 def _elementwise(subject: Subject, x: np.ndarray, u: np.ndarray, tol: Tolerance, rng,
                  gradient_finite: bool) -> CheckResult:
+    """f''(x) of an elementwise activation at every point against finite differences of its
+    gradient (the first-order machinery, on the gradient instead of the function). Over 60
+    lines on purpose: it reads as the sequence of verdicts it can give (a missing second
+    derivative, a non-finite one, a wrong one, a pass), each a return, and splitting it would
+    only thread the comparison's state through helpers."""
     dtype = subject.dtype
     n = x.size
     X, U = to_rows(x), to_rows(u)
