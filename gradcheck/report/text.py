@@ -24,10 +24,11 @@ from . import total_time
 
 # The checks that get a column (name -> header); any other check shows up in the verdict
 # message and, with -v, in the per-check lines.
-HEADERS = {"custom_vs_autodiff": "custom/auto", "vs_fd": "vs FD", "determinism": "determ.", "two_calls": "2 calls",
-           "second_order": "2nd order"}
-# Checks shown in the same column (elementwise and non-elementwise finite differences).
-COLUMN_OF = {"gradient_vs_fd": "vs_fd", "vjp_vs_fd": "vs_fd"}
+HEADERS = {"custom_vs_autodiff": "custom/auto", "vs_fd": "vs FD", "second_order": "2nd order"}
+# Checks shown in the same column: elementwise and non-elementwise finite differences; the
+# forward's determinism with the forward, the gradient of two calls with the gradient (the
+# table keeps its width; the compact table and the messages name the check itself).
+COLUMN_OF = {"gradient_vs_fd": "vs_fd", "vjp_vs_fd": "vs_fd", "determinism": "forward", "two_calls": "gradient"}
 STYLES = {PASS: "green", WARN: "yellow", FAIL: "red", ERROR: "bold red", SKIP: "dim"}
 # Columns when stdout is not a terminal (CI logs, files): wide enough for a table row on one line.
 NON_TTY_WIDTH = 200
