@@ -361,20 +361,21 @@ def _two_calls(ctx: CheckContext) -> CheckResult:
     """State shared between calls shows at every point alike: TWO_CALL_ROWS rows X1 and X2, X1
     rolled by half its rows (a different input at every position, and not its mirror image:
     an even function's cache would hide behind -x). When rows are independent (as the graph
-    check assumes too), each one's gradient alone is the main pass's on those rows."""
+    check assumes too), each one's gradient alone is the main pass's on those rows. A failure
+    of a hand-written gradient points at its grad function."""
     m = ctx.main
     rows = spread_rows(m.X.shape[0], TWO_CALL_ROWS)
     X1, U1 = m.X[rows], m.U[rows]
+    alone = None
     if rows.size == 1:  # one row: roll inside it, and call each alone
         X2, U2 = np.roll(X1, WIDTH // 2, axis=1), np.roll(U1, WIDTH // 2, axis=1)
-        return check_two_calls(ctx.subject, X1, U1, X2, U2, ctx.tol)
-    shift = rows.size // 2
-    X2, U2 = np.roll(X1, shift, axis=0), np.roll(U1, shift, axis=0)
-    alone = None
-    if ctx.elementwise or ctx.rows_independent:
-        g1 = m.ev.g[rows]
-        alone = (g1, np.roll(g1, shift, axis=0))
-    return check_two_calls(ctx.subject, X1, U1, X2, U2, ctx.tol, alone)
+    else:
+        shift = rows.size // 2
+        X2, U2 = np.roll(X1, shift, axis=0), np.roll(U1, shift, axis=0)
+        if ctx.elementwise or ctx.rows_independent:
+            g1 = m.ev.g[rows]
+            alone = (g1, np.roll(g1, shift, axis=0))
+    return _blame_hand_written(ctx, check_two_calls(ctx.subject, X1, U1, X2, U2, ctx.tol, alone))
 
 
 def _graph(ctx: CheckContext) -> CheckResult:
