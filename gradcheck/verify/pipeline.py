@@ -360,22 +360,16 @@ def _weights(ctx: CheckContext) -> CheckResult:
 def _two_calls(ctx: CheckContext) -> CheckResult:
     """State shared between calls shows at every point alike: TWO_CALL_ROWS rows X1 and X2, X1
     rolled by half its rows (a different input at every position, and not its mirror image:
-    an even function's cache would hide behind -x). When rows are independent (as the graph
-    check assumes too), each one's gradient alone is the main pass's on those rows. A failure
-    of a hand-written gradient points at its grad function."""
+    an even function's cache would hide behind -x). Each is also evaluated alone, as the same
+    batch (not read from the main pass: a gradient that wrongly mixes rows differs between a
+    subset and the whole batch). A failure of a hand-written gradient points at its grad
+    function."""
     m = ctx.main
     rows = spread_rows(m.X.shape[0], TWO_CALL_ROWS)
     X1, U1 = m.X[rows], m.U[rows]
-    alone = None
-    if rows.size == 1:  # one row: roll inside it, and call each alone
-        X2, U2 = np.roll(X1, WIDTH // 2, axis=1), np.roll(U1, WIDTH // 2, axis=1)
-    else:
-        shift = rows.size // 2
-        X2, U2 = np.roll(X1, shift, axis=0), np.roll(U1, shift, axis=0)
-        if ctx.elementwise or ctx.rows_independent:
-            g1 = m.ev.g[rows]
-            alone = (g1, np.roll(g1, shift, axis=0))
-    return _blame_hand_written(ctx, check_two_calls(ctx.subject, X1, U1, X2, U2, ctx.tol, alone))
+    axis, shift = (1, WIDTH // 2) if rows.size == 1 else (0, rows.size // 2)  # one row: roll inside it
+    X2, U2 = np.roll(X1, shift, axis=axis), np.roll(U1, shift, axis=axis)
+    return _blame_hand_written(ctx, check_two_calls(ctx.subject, X1, U1, X2, U2, ctx.tol))
 
 
 def _graph(ctx: CheckContext) -> CheckResult:

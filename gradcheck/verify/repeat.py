@@ -106,17 +106,15 @@ def _same_under_tf_function(subject: Subject, X: np.ndarray, U: np.ndarray, tol:
 
 
 def check_two_calls(subject: Subject, X1: np.ndarray, U1: np.ndarray, X2: np.ndarray, U2: np.ndarray,
-                    tol: Tolerance, alone: tuple | None = None) -> CheckResult:
+                    tol: Tolerance) -> CheckResult:
     """The activation called on X1 and then on X2 in one GradientTape, one backward pass (as a
     model that uses it twice before back-propagating): each call's input gradient must equal
     its gradient when called alone, same upstream. A hand-written gradient that reads state
     written by the forward (a module-level cache, an attribute, a tf.Variable) gets the second
     call's values in the first call's gradient. Tolerance: the exact one, exact_rtol*(|a|+|b|)/2
-    + exact_atol*max(1, max|alone|) (the same ops either way; only rounding, which may depend
-    on the batch, differs). ``alone``: the two gradients alone if already known, else each
-    input is evaluated alone here."""
+    + exact_atol*max(1, max|alone|) (the same ops on the same batches either way)."""
     dtype = subject.dtype
-    alone1, alone2 = alone if alone is not None else (subject.evaluate(X1, U1).g, subject.evaluate(X2, U2).g)
+    alone1, alone2 = subject.evaluate(X1, U1).g, subject.evaluate(X2, U2).g
     try:
         pair1, pair2 = subject.evaluate_twice(X1, U1, X2, U2)
     except UserCodeError as exc:
