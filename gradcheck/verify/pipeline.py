@@ -358,18 +358,21 @@ def _weights(ctx: CheckContext) -> CheckResult:
 
 
 def _two_calls(ctx: CheckContext) -> CheckResult:
-    """State shared between calls shows at every point alike: TWO_CALL_ROWS rows X1 and X2, X1
-    rolled by half its rows (a different input at every position, and not its mirror image:
-    an even function's cache would hide behind -x). Each is also evaluated alone, as the same
-    batch (not read from the main pass: a gradient that wrongly mixes rows differs between a
-    subset and the whole batch). A failure of a hand-written gradient points at its grad
-    function."""
+    """State shared between calls shows at every point alike. X1 is the whole batch when it has
+    at most SUBSET_ROWS rows (as at the default samples: its gradient alone is the main
+    pass's), else TWO_CALL_ROWS rows of it; X2 is X1 rolled by half its rows (a different input
+    at every position, and not its mirror image: an even function's cache would hide behind
+    -x). Each gradient alone is of the same batch as in the pair (a gradient that wrongly
+    mixes rows differs between a subset and the whole batch). A failure of a hand-written
+    gradient points at its grad function."""
     m = ctx.main
-    rows = spread_rows(m.X.shape[0], TWO_CALL_ROWS)
+    whole = m.X.shape[0] <= SUBSET_ROWS
+    rows = np.arange(m.X.shape[0]) if whole else spread_rows(m.X.shape[0], TWO_CALL_ROWS)
     X1, U1 = m.X[rows], m.U[rows]
     axis, shift = (1, WIDTH // 2) if rows.size == 1 else (0, rows.size // 2)  # one row: roll inside it
     X2, U2 = np.roll(X1, shift, axis=axis), np.roll(U1, shift, axis=axis)
-    return _blame_hand_written(ctx, check_two_calls(ctx.subject, X1, U1, X2, U2, ctx.tol))
+    alone1 = m.ev.g if whole else None
+    return _blame_hand_written(ctx, check_two_calls(ctx.subject, X1, U1, X2, U2, ctx.tol, alone1))
 
 
 def _graph(ctx: CheckContext) -> CheckResult:

@@ -106,15 +106,18 @@ def _same_under_tf_function(subject: Subject, X: np.ndarray, U: np.ndarray, tol:
 
 
 def check_two_calls(subject: Subject, X1: np.ndarray, U1: np.ndarray, X2: np.ndarray, U2: np.ndarray,
-                    tol: Tolerance) -> CheckResult:
+                    tol: Tolerance, alone1: np.ndarray | None = None) -> CheckResult:
     """The activation called on X1 and then on X2 in one GradientTape, one backward pass (as a
     model that uses it twice before back-propagating): each call's input gradient must equal
     its gradient when called alone, same upstream. A hand-written gradient that reads state
     written by the forward (a module-level cache, an attribute, a tf.Variable) gets the second
     call's values in the first call's gradient. Tolerance: the exact one, exact_rtol*(|a|+|b|)/2
-    + exact_atol*max(1, max|alone|) (the same ops on the same batches either way)."""
+    + exact_atol*max(1, max|alone|) (the same ops on the same batches either way). ``alone1``:
+    X1's gradient alone (upstream U1) if already known, else evaluated here."""
     dtype = subject.dtype
-    alone1, alone2 = subject.evaluate(X1, U1).g, subject.evaluate(X2, U2).g
+    if alone1 is None:
+        alone1 = subject.evaluate(X1, U1).g
+    alone2 = subject.evaluate(X2, U2).g
     try:
         pair1, pair2 = subject.evaluate_twice(X1, U1, X2, U2)
     except UserCodeError as exc:
