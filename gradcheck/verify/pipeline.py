@@ -35,12 +35,15 @@ from .stencil import elementwise_fd, locate_jumps, refine_fd
 from .structure import probe_structure, still_elementwise
 from .subject import Subject, UserCodeError, choose_subject, training_modes
 from .tolerances import tolerance_for
+from .xla import check_xla
 
 # Kinks and jumps between samples are searched among all points sorted up to this many
 # points; above it, only in the grid half, which is sorted already (method.md s.2).
 SORT_LIMIT = 131072
 # Graph vs eager runs on this many rows when rows are independent (all rows otherwise).
 GRAPH_ROWS = 4 * SUBSET_ROWS
+# XLA's compiled forward+gradient, when it is run, on this many rows (all when rows mix).
+XLA_ROWS = SUBSET_ROWS
 # Weight finite differences re-run the forward: this many rows.
 WEIGHT_ROWS = SUBSET_ROWS // 2
 # Each of the two calls of the two_calls check gets this many rows.
@@ -140,7 +143,7 @@ def start(ctx: CheckContext) -> None:
     ctx.subject, ctx.note = choose_subject(activation, probe, ctx.mode)
     subject = ctx.subject
     ctx.tol = tolerance_for(subject.tol_dtype, settings.rtol, settings.atol)
-    ctx.elementwise, ctx.rows_independent = probe_structure(subject, rng, lo, hi)
+    ctx.elementwise, ctx.rows_independent = probe_structure(subject, rng, lo, hi)[:2]
     ctx.source = source_of(activation.obj)  # read once: breakpoints here, fix hints in the sweep
     X, n = sample_rows(lo, hi, settings.samples, settings.seed, subject.dtype, settings.kinks,
                        numbers_of(activation.obj, subject.layer, ctx.source), width=WIDTH)
@@ -407,6 +410,16 @@ def _second_order(ctx: CheckContext) -> CheckResult:
     return _blame_hand_written(ctx, result)
 
 
+def _xla(ctx: CheckContext) -> CheckResult:
+    """XLA lowers the same graph whatever the batch size; when it is run, its differences from
+    eager mode (clamped indices, saturated casts) act on every point alike: a subset of rows
+    (all rows when rows mix, as in the graph check)."""
+    m = ctx.main
+    rows = spread_rows(m.X.shape[0], XLA_ROWS if ctx.elementwise or ctx.rows_independent else m.X.shape[0])
+    return check_xla(ctx.subject, m.X[rows], m.U[rows], m.ev.y[rows], m.ev.g[rows], ctx.tol,
+                     lambda dt: Subject(ctx.activation, dt, ctx.mode))
+
+
 def _stability(ctx: CheckContext) -> CheckResult:
     lo, hi = ctx.lo_hi
     subject = ctx.subject
@@ -433,6 +446,7 @@ STEPS = (
     Step("weights", _weights, lambda ctx: bool(ctx.subject.weights), judges_values=True),
     Step("two_calls", _two_calls, judges_values=True),
     Step("graph", _graph),
+    Step("xla", _xla),
     Step("second_order", _second_order, lambda ctx: ctx.settings.order == 2, judges_values=True),
     Step("stability", _stability, lambda ctx: ctx.settings.stability, needs_gradient=False, judges_values=True),
 )

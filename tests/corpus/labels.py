@@ -30,6 +30,7 @@ CHECKS = (
     "weights",
     "two_calls",
     "graph",
+    "xla",
     "second_order",
     "stability",
 )
