@@ -143,7 +143,7 @@ def start(ctx: CheckContext) -> None:
     ctx.subject, ctx.note = choose_subject(activation, probe, ctx.mode)
     subject = ctx.subject
     ctx.tol = tolerance_for(subject.tol_dtype, settings.rtol, settings.atol)
-    ctx.elementwise, ctx.rows_independent = probe_structure(subject, rng, lo, hi)[:2]
+    ctx.elementwise, ctx.rows_independent, ctx.mixing = probe_structure(subject, rng, lo, hi)
     ctx.source = source_of(activation.obj)  # read once: breakpoints here, fix hints in the sweep
     X, n = sample_rows(lo, hi, settings.samples, settings.seed, subject.dtype, settings.kinks,
                        numbers_of(activation.obj, subject.layer, ctx.source), width=WIDTH)
@@ -420,6 +420,10 @@ def _xla(ctx: CheckContext) -> CheckResult:
                      lambda dt: Subject(ctx.activation, dt, ctx.mode))
 
 
+def _batch(ctx: CheckContext) -> CheckResult:
+    return C.check_batch(ctx.subject, ctx.mixing, ctx.dtype)
+
+
 def _stability(ctx: CheckContext) -> CheckResult:
     lo, hi = ctx.lo_hi
     subject = ctx.subject
@@ -447,6 +451,7 @@ STEPS = (
     Step("two_calls", _two_calls, judges_values=True),
     Step("graph", _graph),
     Step("xla", _xla),
+    Step("batch", _batch, needs_gradient=False),
     Step("second_order", _second_order, lambda ctx: ctx.settings.order == 2, judges_values=True),
     Step("stability", _stability, lambda ctx: ctx.settings.stability, needs_gradient=False, judges_values=True),
 )

@@ -31,6 +31,7 @@ CHECKS = (
     "two_calls",
     "graph",
     "xla",
+    "batch",
     "second_order",
     "stability",
 )
