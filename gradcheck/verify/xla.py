@@ -293,14 +293,24 @@ def _xla_kernels(op_type: str) -> tuple:
     if op_type not in _KERNELS:
         from tensorflow.python.framework import kernels
 
-        if not _KERNELS:
-            x = tf.zeros([1], tf.float32)
-            tf.function(lambda t: t + 1.0, jit_compile=True, autograph=False).experimental_get_compiler_ir(x)(
-                stage="hlo")
+        start_xla()
         _KERNELS[op_type] = tuple(
             tuple((c.name, frozenset(c.allowed_values.list.type)) for c in k.constraint)
             for k in kernels.get_registered_kernels_for_op(op_type).kernel if k.device_type == XLA_DEVICE)
     return _KERNELS[op_type]
+
+
+_STARTED: list[bool] = []
+
+
+def start_xla() -> None:
+    """Lower one tiny function, once per process: XLA registers its kernels and starts its
+    compiler (which reserves ~0.8 GB of address space, not memory; the worker does this before
+    it caps a child's address space for --max-memory)."""
+    if not _STARTED:
+        x = tf.zeros([1], tf.float32)
+        tf.function(lambda t: t + 1.0, jit_compile=True, autograph=False).experimental_get_compiler_ir(x)(stage="hlo")
+        _STARTED.append(True)
 
 
 def xla_reason(text: str, file: str | None = None) -> str:
