@@ -3,8 +3,8 @@ API's verdicts, messages and hints, and the command line's report. Then the assu
 xla check rests on: the ops of ``xla.FAITHFUL_OPS`` give eager mode's values under XLA, op
 by op, on special inputs (it passes those without compiling).
 
-The activations are defined here at module level (so ``inspect`` finds their source).
-Names must not start with ``test`` (pytest would collect them).
+Most activations are the labeled corpus's; the others are defined here at module level (so
+``inspect`` finds their source). Names must not start with ``test`` (pytest would collect them).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import json
 import subprocess
 import sys
 import textwrap
+import warnings
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -20,6 +22,7 @@ import pytest
 import tensorflow as tf
 
 import gradcheck
+from gradcheck.loader import load_module
 from gradcheck.verify import xla
 from gradcheck.verify.subject import Subject
 from gradcheck.verify.tolerances import tolerance_for
@@ -37,27 +40,13 @@ def check_named(result, name):
 
 
 # ------------------------------------------------------------------------------------------
-# activations
+# activations: the corpus's (tests/corpus/network_xla_5.py, kinks.py, graph_2.py), and a few
+# more defined here at module level (so ``inspect`` finds their source)
 # ------------------------------------------------------------------------------------------
-def tanh_through_py_function(x):
-    y = tf.py_function(lambda t: tf.tanh(t), [x], x.dtype)
-    y.set_shape(x.shape)
-    return y
-
-
-def sqrt_in_unselected_branch(x):
-    return tf.where(x > 0.0, tf.sqrt(x + 1.0) - 1.0, 0.5 * x)
-
-
-def newton_in_python_while(x):
-    y = x / 2.0
-    i = 0
-    err = tf.reduce_max(tf.abs(y * y * y + y - x))
-    while err > 1e-6 * (1.0 + tf.reduce_max(tf.abs(x))) and i < 60:
-        y = y - (y * y * y + y - x) / (3.0 * y * y + 1.0)
-        err = tf.reduce_max(tf.abs(y * y * y + y - x))
-        i += 1
-    return y
+CORPUS = Path(__file__).parent / "corpus"
+net = load_module(str(CORPUS / "network_xla_5.py"))
+kinks = load_module(str(CORPUS / "kinks.py"))
+graph_2 = load_module(str(CORPUS / "graph_2.py"))
 
 
 def newton_over_tf_range(x):
@@ -70,53 +59,7 @@ def newton_over_tf_range(x):
 
 @tf.function(jit_compile=False)
 def py_function_not_jitted(x):
-    y = tf.py_function(lambda t: tf.tanh(t), [x], x.dtype)
-    y.set_shape(x.shape)
-    return y
-
-
-@tf.function(jit_compile=True)
-def mish_jitted(x):
-    return x * tf.tanh(tf.math.softplus(x))
-
-
-def swish(x):
-    return x * tf.sigmoid(x)
-
-
-def tanh_exp_erf_f32(x):
-    c = tf.constant(0.5)
-    return c * tf.tanh(x) * tf.exp(-c * 0.2 * x * x) + tf.math.erf(c * x)
-
-
-def gelu_erf(x):
-    return 0.5 * x * (1.0 + tf.math.erf(x / np.sqrt(2.0)))
-
-
-def hard_sigmoid(x):
-    """Kinks at -2.5 and 2.5: fused under XLA, 0.2 * -2.5 + 0.5 is -2.8e-17, not 0."""
-    return tf.clip_by_value(0.2 * x + 0.5, 0.0, 1.0)
-
-
-def selu(x):
-    return tf.nn.selu(x)
-
-
-def softmax_over_batch(x):
-    return tf.nn.softmax(x, axis=0)
-
-
-def center_on_batch_mean(x):
-    return x - tf.reduce_mean(x, axis=0, keepdims=True)
-
-
-def softmax_over_features(x):
-    return tf.nn.softmax(x, axis=-1)
-
-
-def layer_norm(x):
-    xc = x - tf.reduce_mean(x, axis=-1, keepdims=True)
-    return xc * tf.math.rsqrt(tf.reduce_mean(xc * xc, axis=-1, keepdims=True) + 1e-3)
+    return net.tanh_py_function(x)
 
 
 class NoJitLayer(keras.layers.Layer):
@@ -127,34 +70,20 @@ class NoJitLayer(keras.layers.Layer):
         self.supports_jit = False
 
     def call(self, x):
-        y = tf.py_function(lambda t: tf.tanh(t), [x], x.dtype)
-        y.set_shape(x.shape)
-        return y
-
-
-class CountingSwish(keras.layers.Layer):
-    """A Python counter changes the output call after call (state, not batch mixing)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.calls = 0
-
-    def call(self, x):
-        self.calls += 1
-        return x * tf.sigmoid(self.calls / (self.calls + 100.0) * x)
+        return net.tanh_py_function(x)
 
 
 # ------------------------------------------------------------------------------------------
 # xla: what users see
 # ------------------------------------------------------------------------------------------
 def test_py_function_fails_xla_with_one_line_reason_and_the_keras_hint():
-    r = run(tanh_through_py_function)
+    r = run(net.tanh_py_function)
     assert r.status == "fail"
     c = check_named(r, "xla")
     assert c.status == "fail"
     assert c.message.startswith("does not compile with XLA: no XLA kernel for EagerPyFunc (tf.py_function)")
     assert "\n" not in c.message and len(c.message) < 200
-    assert "test_xla.py:" in c.message  # the line of the user's code that made the op
+    assert "network_xla_5.py:" in c.message  # the line of the user's code that made the op
     assert "XLA by default" in c.hint and "model.compile(jit_compile=False)" in c.hint
     assert r.message == "xla: " + c.message
     # eager and tf.function are fine: only XLA breaks it
@@ -162,7 +91,7 @@ def test_py_function_fails_xla_with_one_line_reason_and_the_keras_hint():
 
 
 def test_where_guarded_sqrt_is_nan_under_xla():
-    r = run(sqrt_in_unselected_branch)
+    r = run(net.sqrt_where_guarded)
     c = check_named(r, "xla")
     assert r.status == "fail" and c.status == "fail"
     assert "gradient compiled with XLA is nan" in c.message and "where eager mode gives" in c.message
@@ -171,7 +100,7 @@ def test_where_guarded_sqrt_is_nan_under_xla():
 
 
 def test_python_while_on_tensors_fails_xla_but_a_tf_range_loop_compiles():
-    r = run(newton_in_python_while)
+    r = run(net.cube_root_newton_while)
     c = check_named(r, "xla")
     assert c.status == "fail"
     assert "fixed tensor list size" in c.message and "maximum_iterations" in c.message
@@ -183,7 +112,7 @@ def test_python_while_on_tensors_fails_xla_but_a_tf_range_loop_compiles():
 def test_jit_compile_false_does_not_opt_out_and_jit_compile_true_is_xla_already():
     c = check_named(run(py_function_not_jitted), "xla")
     assert c.status == "fail" and "does not keep it out" in c.hint
-    c = check_named(run(mish_jitted), "xla")
+    c = check_named(run(graph_2.mish_jit_compiled), "xla")
     assert c.status == "pass" and "jit_compile=True" in c.message
 
 
@@ -192,23 +121,26 @@ def test_layer_that_sets_supports_jit_false_is_not_compiled():
     assert c.status == "skip" and "supports_jit = False" in c.message
 
 
-@pytest.mark.parametrize("fn", [swish, tanh_exp_erf_f32, gelu_erf, hard_sigmoid, selu, layer_norm,
-                                softmax_over_features], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("fn", [net.swish_jit_false, net.tanh_exp_erf_mix_f32, net.gelu_erf_f64, kinks.hard_sigmoid,
+                                kinks.selu, net.layer_norm_last_axis, net.softmax_features],
+                         ids=lambda f: getattr(f, "__name__", str(f)))
 def test_correct_activations_pass_xla(fn):
     r = run(fn)
     assert r.status == "pass", r.message
     assert check_named(r, "xla").status == "pass"
 
 
-@pytest.mark.parametrize("fn, dtype", [(tanh_exp_erf_f32, "float32"), (gelu_erf, "float64"), (swish, "float32"),
-                                       (hard_sigmoid, "float64"), (hard_sigmoid, "float32"), (selu, "float64"),
-                                       (layer_norm, "float32")], ids=str)
+@pytest.mark.parametrize("fn, dtype", [(net.tanh_exp_erf_mix_f32, "float32"), (net.gelu_erf_f64, "float64"),
+                                       (net.mish_softplus, "float32"), (kinks.hard_sigmoid, "float64"),
+                                       (kinks.hard_sigmoid, "float32"), (kinks.selu, "float64"),
+                                       (net.layer_norm_last_axis, "float32")],
+                         ids=lambda v: getattr(v, "__name__", str(v)))
 def test_compiled_and_run_they_agree_with_eager_within_tolerance(fn, dtype):
     """The shortcut aside: compiled and run, XLA's ~1 ulp differences (float32 tanh, exp, erf)
     and the kinks a fused multiply-add moves (hard_sigmoid at -2.5) are not failures."""
     from gradcheck.discover import Activation, Kind
 
-    act = Activation(fn.__name__, Kind.FUNCTION, fn, __file__, {}, f"{__file__}::{fn.__name__}")
+    act = Activation(fn.__name__, Kind.FUNCTION, fn, fn.__module__, {}, f"corpus::{fn.__name__}")
     subject = Subject(act, dtype)
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.uniform(-8, 8, (64, 8)), np.linspace(-8, 8, 64 * 8).reshape(64, 8),
@@ -235,7 +167,7 @@ def test_xla_reason_is_one_line_with_the_users_line():
 # ------------------------------------------------------------------------------------------
 # batch: what users see
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("fn", [softmax_over_batch, center_on_batch_mean], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("fn", [net.softmax_over_batch, net.batch_center], ids=lambda f: f.__name__)
 def test_batch_mixing_is_a_warning_with_the_rows_that_moved(fn):
     r = run(fn)
     assert r.status == "warn"
@@ -247,14 +179,15 @@ def test_batch_mixing_is_a_warning_with_the_rows_that_moved(fn):
     assert "axis=-1" in c.hint
 
 
-@pytest.mark.parametrize("fn", [softmax_over_features, layer_norm, swish], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("fn", [net.softmax_features, net.layer_norm_last_axis, net.mish_softplus],
+                         ids=lambda f: f.__name__)
 def test_row_wise_and_elementwise_activations_do_not_mix_the_batch(fn):
     c = check_named(run(fn), "batch")
     assert c.status == "pass" and "its own row" in c.message
 
 
 def test_state_that_changes_between_calls_is_not_called_batch_mixing():
-    r = run(CountingSwish)
+    r = run(graph_2.CountingSwishLayer)
     assert check_named(r, "batch").status == "skip"
     assert r.status == "fail"  # other checks judge the state
 
@@ -385,7 +318,8 @@ def _xla_worse(fn, args, dtype, upstream):
     sides = []
     for k in range(len(args)):
         for sign in (-1.0, 1.0):
-            moved = [a + sign * step * np.maximum(1.0, np.abs(a)) if j == k else a for j, a in enumerate(args)]
+            with np.errstate(all="ignore"):  # inf - inf
+                moved = [a + sign * step * np.maximum(1.0, np.abs(a)) if j == k else a for j, a in enumerate(args)]
             sides.append([v.numpy().astype(np.float64) for v in _fwd_bwd(fn, dtype, upstream)(
                 *[tf.constant(m, dtype) for m in moved])])
     no_nan = ~np.any([np.isnan(a) for a in args], axis=0)
@@ -393,7 +327,8 @@ def _xla_worse(fn, args, dtype, upstream):
     for c, (a, b) in enumerate(zip(eager, compiled)):
         a, b = a.ravel(), b.ravel()
         near = np.array([side[c].ravel() for side in sides] + [a])
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: NaN bounds, nothing excused
             lo, hi = np.nanmin(near, axis=0), np.nanmax(near, axis=0)
             slack = rtol * (np.maximum(np.abs(lo), np.abs(hi)) + 1.0)
             far = (np.abs(a - b) > rtol * (np.maximum(np.abs(a), np.abs(b)) + 1.0)) & ((b < lo - slack) | (b > hi + slack))
