@@ -328,17 +328,22 @@ def _directional(subject: Subject, X, U, G, V, hrow, phi0, row_independent: bool
 
 
 # -- batch mixing ---------------------------------------------------------------------------
-def check_batch(subject: Subject, mixing, dtype: str) -> CheckResult:
+def check_batch(subject: Subject, mixing, dtype: str, training_only: bool = False) -> CheckResult:
     """Each example's output depends on its own row only (method.md s.3). Evidence from the
     structure probe (structure.RowMixing): changing one row of a 4x8 batch moved other rows'
     outputs beyond SAME (1e-12 relative; row-wise ops leave them bit-identical). The probe
     batch is evaluated once more: outputs that differ between two calls on the same batch
-    come from Python state or randomness (other checks judge those), not from the batch."""
+    come from Python state or randomness (other checks judge those), not from the batch. A
+    layer whose training mode mixes the batch while its inference mode does not
+    (``training_only``) uses batch statistics as BatchNormalization does: pass."""
     if mixing is None:
         return CheckResult("batch", PASS, "each example's output depends on its own row only", dtype=dtype)
     if not same_outputs(subject.forward(mixing.X), mixing.y):
         return CheckResult("batch", SKIP, "not judged: two calls on the same batch give different outputs (Python "
                            "state or randomness)", dtype=dtype)
+    if training_only:
+        return CheckResult("batch", PASS, "batch statistics in training mode only, as BatchNormalization: in inference "
+                           "mode each example's output depends on its own row only", dtype=dtype)
     rows = ", ".join(str(r) for r in mixing.moved)
     return CheckResult("batch", WARN, f"mixes the examples of a batch: reduces over axis 0? changing row {mixing.row} "
                        f"of a {mixing.X.shape[0]}x{mixing.X.shape[1]} batch (inputs within +-{fmt(mixing.scale)}) moved "

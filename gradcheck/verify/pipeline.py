@@ -179,7 +179,7 @@ def _start_as_first(ctx: CheckContext) -> bool:
         all(identical(p, q) for p, q in [(a.y, ev.y), (a.g, ev.g)] + list(zip(wa, wb)))
     if same:
         ctx.subject, ctx.note, ctx.tol, ctx.source = subject, first.note, first.tol, first.source
-        ctx.elementwise, ctx.rows_independent = first.elementwise, first.rows_independent
+        ctx.elementwise, ctx.rows_independent, ctx.mixing = first.elementwise, first.rows_independent, first.mixing
         ctx.main = dataclasses.replace(first.main, ev=ev)
         ctx.same_as_first = True
     return same
@@ -421,7 +421,14 @@ def _xla(ctx: CheckContext) -> CheckResult:
 
 
 def _batch(ctx: CheckContext) -> CheckResult:
-    return C.check_batch(ctx.subject, ctx.mixing, ctx.dtype)
+    """A layer that mixes the batch in training mode only is probed in inference mode too (with
+    a generator of its own: the other checks' random draws stay as they were)."""
+    training_only = False
+    if ctx.mode is True and ctx.mixing is not None:
+        lo, hi = ctx.lo_hi
+        inference = Subject(ctx.activation, ctx.dtype, False)
+        training_only = probe_structure(inference, np.random.default_rng(ctx.settings.seed), lo, hi)[2] is None
+    return C.check_batch(ctx.subject, ctx.mixing, ctx.dtype, training_only)
 
 
 def _stability(ctx: CheckContext) -> CheckResult:

@@ -13,8 +13,9 @@ with the compiled function against eager mode. (In TensorFlow 2.21, tf.unique, t
 and tf.strings.to_number of a constant do compile with XLA.)
 
 Batch: an activation acts on each example alone. Softmax over axis 0, centring on the batch
-mean and scaling by the batch's largest value make an example's output depend on the rest
-of its batch (`warn`); softmax and layer norm over the last axis do not (`pass`).
+mean, scaling by the batch's largest value and a layer normalizing with batch statistics in
+inference too make an example's output depend on the rest of its batch (`warn`); softmax and
+layer norm over the last axis do not (`pass`).
 """
 
 import keras
@@ -43,6 +44,7 @@ EXPECTED = {
     "softmax_over_batch": ("warn", "batch"),
     "batch_center": ("warn", "batch"),
     "scale_by_batch_max": ("warn", "batch"),
+    "BatchStatsAlwaysNorm": ("warn", "batch"),
     "softmax_features": ("pass", None),
     "layer_norm_last_axis": ("pass", None),
 }
@@ -175,6 +177,17 @@ def batch_center(x):
 def scale_by_batch_max(x):
     """tanh scaled by the largest |x| of the whole batch."""
     return tf.tanh(x) * tf.reduce_max(tf.abs(x)) / 8.0
+
+
+class BatchStatsAlwaysNorm(keras.layers.Layer):
+    """Normalizes with the batch's statistics in inference too (no moving statistics): a
+    prediction depends on the rest of its batch. (A layer that uses batch statistics in
+    training only, as network_modes_5.BatchCenteredTanh, passes.)"""
+
+    def call(self, x, training=None):
+        mean = tf.reduce_mean(x, axis=0, keepdims=True)
+        var = tf.reduce_mean(tf.square(x - mean), axis=0, keepdims=True)
+        return (x - mean) * tf.math.rsqrt(var + 1e-3)
 
 
 def softmax_features(x):
