@@ -9,6 +9,7 @@ Most activations are the labeled corpus's; the others are defined here at module
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -33,6 +34,12 @@ FAST = 512
 def run(activation, **options):
     options.setdefault("samples", FAST)
     return gradcheck.check(activation, **options)
+
+
+def _line_of(fn, text):
+    """The line of ``fn``'s file holding ``text`` (inside ``fn``)."""
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(i for i, line in enumerate(lines) if text in line)
 
 
 def check_named(result, name):
@@ -83,7 +90,7 @@ def test_py_function_fails_xla_with_one_line_reason_and_the_keras_hint():
     assert c.status == "fail"
     assert c.message.startswith("does not compile with XLA: no XLA kernel for EagerPyFunc (tf.py_function)")
     assert "\n" not in c.message and len(c.message) < 200
-    assert "network_xla_5.py:" in c.message  # the line of the user's code that made the op
+    assert c.line == _line_of(net.tanh_py_function, "tf.py_function(lambda")  # where the user's code made the op
     assert "XLA by default" in c.hint and "model.compile(jit_compile=False)" in c.hint
     assert r.message == "xla: " + c.message
     # eager and tf.function are fine: only XLA breaks it
@@ -152,16 +159,17 @@ def test_compiled_and_run_they_agree_with_eager_within_tolerance(fn, dtype):
     assert "agree with eager mode" in res.message
 
 
-def test_xla_reason_is_one_line_with_the_users_line():
+def test_xla_reason_is_one_line_and_the_op_line_is_the_users():
     text = ("Detected unsupported operations when trying to compile graph __inference_f_55[_XlaMustCompile=true,"
             "config_proto=1,executor_type=2] on XLA_CPU_JIT: EagerPyFunc (No registered 'EagerPyFunc' OpKernel for "
             "XLA_CPU_JIT devices compatible with node {{node EagerPyFunc}}){{node EagerPyFunc}}\n"
             "The op is created at: \nFile \"home/me/run.py\", line 3, in <module>\n"
             f"File \"{xla.GRADCHECK_DIR.lstrip('/')}verify/subject.py\", line 180, in fwd_bwd\n"
             "File \"home/me/acts.py\", line 12, in act\n\ttf2xla conversion failed while converting ...")
-    assert xla.xla_reason(text, "/home/me/acts.py") == "no XLA kernel for EagerPyFunc (tf.py_function) (acts.py:12)"
+    assert xla.xla_reason(text) == "no XLA kernel for EagerPyFunc (tf.py_function)"
+    assert xla.op_line(text, "/home/me/acts.py") == 12
     # a script that called gradcheck is not where the op was made
-    assert xla.xla_reason(text, "/home/me/run.py") == "no XLA kernel for EagerPyFunc (tf.py_function)"
+    assert xla.op_line(text, "/home/me/run.py") is None
 
 
 # ------------------------------------------------------------------------------------------
@@ -184,6 +192,16 @@ def test_batch_mixing_is_a_warning_with_the_rows_that_moved(fn):
 def test_row_wise_and_elementwise_activations_do_not_mix_the_batch(fn):
     c = check_named(run(fn), "batch")
     assert c.status == "pass" and "its own row" in c.message
+
+
+def test_batch_statistics_in_training_only_pass_and_in_inference_too_warn():
+    modes = load_module(str(CORPUS / "network_modes_5.py"))
+    r = run(modes.BatchCenteredTanh)  # a moving mean in inference, as BatchNormalization
+    assert r.status == "pass"
+    training = next(c for c in r.checks if c.name == "batch" and c.mode == "training")
+    assert training.status == "pass" and "training mode only" in training.message
+    r = run(net.BatchStatsAlwaysNorm)
+    assert r.status == "warn" and "mixes the examples of a batch" in r.message
 
 
 def test_state_that_changes_between_calls_is_not_called_batch_mixing():
@@ -213,10 +231,10 @@ def test_cli_reports_the_xla_failure_with_its_hint_and_the_batch_warning(tmp_pat
                           env={**__import__("os").environ, "NO_COLOR": "1"})
     assert proc.returncode == 1, proc.stderr
     out = proc.stdout
-    assert "FAIL acts.py::tanh_py: xla: does not compile with XLA: no XLA kernel for EagerPyFunc (tf.py_function) " \
-           "(acts.py:4)" in out
+    assert "acts.py:3: FAIL tanh_py: xla: does not compile with XLA: no XLA kernel for EagerPyFunc (tf.py_function)\n" \
+        "    acts.py:4: the op XLA does not compile\n" in out
     assert "hint: Keras 3 compiles the train step with XLA by default" in out
-    assert "WARN acts.py::softmax_batch: batch: mixes the examples of a batch: reduces over axis 0?" in out
+    assert "acts.py:8: WARN softmax_batch: batch: mixes the examples of a batch: reduces over axis 0?" in out
     header = next(line for line in out.splitlines() if line.lstrip().startswith("activation"))
     assert " xla " in header and " batch " in header
     doc = json.loads(subprocess.run(cmd + ["--format", "json"], cwd=tmp_path, capture_output=True, text=True,

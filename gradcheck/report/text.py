@@ -28,6 +28,8 @@ HEADERS = {"custom_vs_autodiff": "custom/auto", "vs_fd": "vs FD", "determinism":
            "second_order": "2nd order"}
 # Checks shown in the same column (elementwise and non-elementwise finite differences).
 COLUMN_OF = {"gradient_vs_fd": "vs_fd", "vjp_vs_fd": "vs_fd"}
+# What a check's own line (CheckResult.line) points at; the hand-written gradient otherwise.
+POINTS_AT = {"xla": "the op XLA does not compile"}
 STYLES = {PASS: "green", WARN: "yellow", FAIL: "red", ERROR: "bold red", SKIP: "dim"}
 # Columns when stdout is not a terminal (CI logs, files): wide enough for a table row on one line.
 NON_TTY_WIDTH = 200
@@ -155,7 +157,7 @@ class TextFormatter:
                     # the check the message comes from: where it points, and its hint
                     first = next((c for c in r.checks if c.status == r.status), None)
                     if first is not None and first.line is not None and first.line != r.line:
-                        line(f"    {r.file}:{first.line}: the hand-written gradient")
+                        line(f"    {r.file}:{first.line}: {POINTS_AT.get(first.name, 'the hand-written gradient')}")
                     if first is not None and first.hint:
                         line(f"    hint: {first.hint}")
             for e in report.errors:

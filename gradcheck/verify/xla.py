@@ -136,15 +136,18 @@ def check_xla(subject: Subject, X: np.ndarray, U: np.ndarray, y: np.ndarray, g: 
         reason = _reason(exc)
         hint = LOOP_HINT if CAUSES[0][1] in reason else XLA_HINT
         hint += NO_OPT_OUT if _jit_compile_of(subject) is False else ""
-        return CheckResult("xla", FAIL, f"does not compile with XLA: {reason}", dtype=subject.dtype, hint=hint)
+        return CheckResult("xla", FAIL, f"does not compile with XLA: {reason}", dtype=subject.dtype, hint=hint,
+                           line=getattr(exc, "line", None))
 
 
 class XlaError(Exception):
-    """XLA rejected the graph; ``reason`` is one line."""
+    """XLA rejected the graph; ``reason`` is one line, ``line`` the line of the activation's
+    file where the op it names was made (None if XLA's message does not say)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, line: int | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.line = line
 
 
 class NotTraced(Exception):
@@ -177,7 +180,7 @@ def _xla_vs_eager(subject: Subject, X, U, y, g, tol: Tolerance, run: bool | None
     try:
         yx, gx = fn(xt, ut)
     except tf.errors.OpError as exc:
-        raise XlaError(xla_reason(str(exc), subject.activation.file)) from exc
+        raise XlaError(xla_reason(str(exc)), op_line(str(exc), subject.activation.file)) from exc
     yx, gx = np.asarray(yx.numpy(), np.float64), np.asarray(gx.numpy(), np.float64)
     xs = X.ravel()
     for what, a, b in (("output", y, yx), ("gradient", g, gx)):
@@ -313,11 +316,10 @@ def start_xla() -> None:
         _STARTED.append(True)
 
 
-def xla_reason(text: str, file: str | None = None) -> str:
+def xla_reason(text: str) -> str:
     """XLA's multi-line error as one line: the ops without an XLA kernel (with the Python
     function they stand for), or the first line of its message without graph names and
-    attributes; then the line of ``file`` (the activation's) where the op was created, when
-    XLA's message names one."""
+    attributes, with the Python cause of a known message (CAUSES)."""
     ops = list(dict.fromkeys(re.findall(r"No registered '(\w+)' OpKernel for XLA_\w+ devices", text)))
     if ops:
         names = [f"{op} ({OP_NAMES[op]})" if op in OP_NAMES else op for op in ops]
@@ -333,13 +335,13 @@ def xla_reason(text: str, file: str | None = None) -> str:
     cause = next((why for part, why in CAUSES if part in text), None)
     if cause is not None:
         reason = f"{reason} ({cause})"
-    line = _line_in(text, file)
-    return f"{reason} ({line})" if line else reason
+    return reason
 
 
-def _line_in(text: str, file: str | None) -> str | None:
-    """``file.py:12``: the deepest frame in ``file`` of the op's creation stack that XLA's
-    message prints (paths without their leading /) below gradcheck's own frames, or None."""
+def op_line(text: str, file: str | None) -> int | None:
+    """The line of ``file`` (the activation's) where XLA's message says the op it names was
+    made: the deepest frame in ``file`` of the creation stack it prints (paths without their
+    leading /) below gradcheck's own frames, or None."""
     if not file:
         return None
     path = os.path.abspath(file).lstrip(os.sep).replace(os.sep, "/")
@@ -347,8 +349,8 @@ def _line_in(text: str, file: str | None) -> str | None:
     frames = [(f.lstrip("/"), n) for f, n in re.findall(r'File "([^"]+)", line (\d+)', text)]
     # below gradcheck's own frames: the activation, not a script that called gradcheck.check
     deepest_ours = max((i for i, (f, _) in enumerate(frames) if f.startswith(ours)), default=-1)
-    lines = [n for f, n in frames[deepest_ours + 1:] if f == path]
-    return f"{os.path.basename(file)}:{lines[-1]}" if lines else None
+    lines = [int(n) for f, n in frames[deepest_ours + 1:] if f == path]
+    return lines[-1] if lines else None
 
 
 def _opts_out(subject: Subject) -> str | None:
