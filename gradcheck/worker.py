@@ -464,6 +464,9 @@ def _limit_memory() -> None:
         return
     import resource
 
+    from .verify.xla import start_xla
+
+    start_xla()  # the xla check's compiler reserves ~0.8 GB of address space: not the activations' use
     with open("/proc/self/statm") as f:
         used = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     resource.setrlimit(resource.RLIMIT_AS, (used + int(limit), resource.RLIM_INFINITY))

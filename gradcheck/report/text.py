@@ -29,6 +29,8 @@ HEADERS = {"custom_vs_autodiff": "custom/auto", "vs_fd": "vs FD", "second_order"
 # forward's determinism with the forward, the gradient of two calls with the gradient (the
 # table keeps its width; the compact table and the messages name the check itself).
 COLUMN_OF = {"gradient_vs_fd": "vs_fd", "vjp_vs_fd": "vs_fd", "determinism": "forward", "two_calls": "gradient"}
+# What a check's own line (CheckResult.line) points at; the hand-written gradient otherwise.
+POINTS_AT = {"xla": "the op XLA does not compile"}
 STYLES = {PASS: "green", WARN: "yellow", FAIL: "red", ERROR: "bold red", SKIP: "dim"}
 # Columns when stdout is not a terminal (CI logs, files): wide enough for a table row on one line.
 NON_TTY_WIDTH = 200
@@ -156,7 +158,7 @@ class TextFormatter:
                     # the check the message comes from: where it points, and its hint
                     first = next((c for c in r.checks if c.status == r.status), None)
                     if first is not None and first.line is not None and first.line != r.line:
-                        line(f"    {r.file}:{first.line}: the hand-written gradient")
+                        line(f"    {r.file}:{first.line}: {POINTS_AT.get(first.name, 'the hand-written gradient')}")
                     if first is not None and first.hint:
                         line(f"    hint: {first.hint}")
             for e in report.errors:

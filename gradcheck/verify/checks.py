@@ -12,8 +12,9 @@ from ..discover import Kind
 from ..results import FAIL, PASS, SKIP, WARN, CheckResult
 from .arrays import all_finite, masked_max
 from .fd import FDComparison, cluster_points, compare_with_fd, directional_quotients, fd_step, quotients
-from .messages import NAN_GRADIENT_HINT, UPSTREAM_HINT, describe_points, fmt, where
+from .messages import BATCH_HINT, NAN_GRADIENT_HINT, UPSTREAM_HINT, describe_points, fmt, where
 from .stencil import FDData
+from .structure import same_outputs
 from .subject import Subject
 from .tolerances import ULPS_PER_EVAL, Tolerance
 
@@ -324,6 +325,30 @@ def _directional(subject: Subject, X, U, G, V, hrow, phi0, row_independent: bool
         phi[k] = np.einsum("ij,ij->i", U, subject.forward(X + k * hrow * V))
     gv = np.einsum("ij,ij->i", G, V)
     return directional_quotients(phi, phi0[1], gv, hrow, row_independent, eps)
+
+
+# -- batch mixing ---------------------------------------------------------------------------
+def check_batch(subject: Subject, mixing, dtype: str, training_only: bool = False) -> CheckResult:
+    """Each example's output depends on its own row only (method.md s.3). Evidence from the
+    structure probe (structure.RowMixing): changing one row of a 4x8 batch moved other rows'
+    outputs beyond SAME (1e-12 relative; row-wise ops leave them bit-identical). The probe
+    batch is evaluated once more: outputs that differ between two calls on the same batch
+    come from Python state or randomness (other checks judge those), not from the batch. A
+    layer whose training mode mixes the batch while its inference mode does not
+    (``training_only``) uses batch statistics as BatchNormalization does: pass."""
+    if mixing is None:
+        return CheckResult("batch", PASS, "each example's output depends on its own row only", dtype=dtype)
+    if not same_outputs(subject.forward(mixing.X), mixing.y):
+        return CheckResult("batch", SKIP, "not judged: two calls on the same batch give different outputs (Python "
+                           "state or randomness)", dtype=dtype)
+    if training_only:
+        return CheckResult("batch", PASS, "batch statistics in training mode only, as BatchNormalization: in inference "
+                           "mode each example's output depends on its own row only", dtype=dtype)
+    rows = ", ".join(str(r) for r in mixing.moved)
+    return CheckResult("batch", WARN, f"mixes the examples of a batch: reduces over axis 0? changing row {mixing.row} "
+                       f"of a {mixing.X.shape[0]}x{mixing.X.shape[1]} batch (inputs within +-{fmt(mixing.scale)}) moved "
+                       f"the outputs of row{'s' if len(mixing.moved) > 1 else ''} {rows} (by up to {fmt(mixing.change)})",
+                       dtype=dtype, hint=BATCH_HINT)
 
 
 # -- trainable weights ----------------------------------------------------------------------

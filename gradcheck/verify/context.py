@@ -95,6 +95,7 @@ class CheckContext:
     tol: Any = None  # tolerances.Tolerance of the subject's arithmetic
     elementwise: bool | None = None  # probed, then confirmed on the real batch
     rows_independent: bool = True
+    mixing: Any = None  # structure.RowMixing: the evidence that rows mix, when they do
     source: str | None = None  # the activation's source text (literals, fix hints)
     main: MainPass | None = None
     points: Pointwise | None = None  # elementwise activations only

@@ -4,6 +4,7 @@ training runs them, against eager mode.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -27,24 +28,61 @@ def check_graph(subject: Subject, X: np.ndarray, U: np.ndarray, y: np.ndarray, g
         return CheckResult("graph", PASS, "already a tf.function: eager and graph are the same code path",
                            dtype=subject.dtype)
     try:
-        with _quiet_tf_logger():
-            return _graph_vs_eager(subject, X, U, y, g, tol)
+        return with_float32_fallback(_graph_vs_eager, subject, X, U, y, g, tol, make_subject,
+                                     lambda exc: f"fails to trace: {_why(exc)}")
     except Exception as exc:
-        reason = exc.reason if isinstance(exc, UserCodeError) else describe_exception(exc)
-        if subject.dtype == "float64" and make_subject is not None:
-            try:
-                s32 = make_subject("float32")
-                ev = s32.evaluate(X, U)
-                res = _graph_vs_eager(s32, X, U, ev.y, ev.g, tolerance_for("float32"))
-                return CheckResult(res.name, res.status, f"{res.message} (in float32; float64 fails to trace: {reason})",
-                                   res.max_abs_error, res.max_rel_error, res.worst_input, "float32")
-            except Exception as exc32:
-                reason = exc32.reason if isinstance(exc32, UserCodeError) else describe_exception(exc32)
-        return CheckResult("graph", FAIL, f"does not run under tf.function (Keras training compiles it): {reason}",
+        return CheckResult("graph", FAIL, f"does not run under tf.function (Keras training compiles it): {_why(exc)}",
                            dtype=subject.dtype)
 
 
-class _quiet_tf_logger:
+def with_float32_fallback(compare, subject: Subject, X, U, y, g, tol: Tolerance, make_subject, describe) -> CheckResult:
+    """``compare(subject, X, U, y, g, tol)``; when it raises for a float64 subject, the same
+    comparison in float32 (the dtype training uses), its message ending "(in float32; float64
+    <describe(exception)>)". Raises the last exception when there is no float32 result."""
+    try:
+        with quiet_tf_logger():
+            return compare(subject, X, U, y, g, tol)
+    except Exception as exc:
+        if subject.dtype != "float64" or make_subject is None:
+            raise
+        first = exc
+    s32 = make_subject("float32")
+    ev = s32.evaluate(X, U)
+    with quiet_tf_logger():
+        res = compare(s32, X, U, ev.y, ev.g, tolerance_for("float32"))
+    return dataclasses.replace(res, message=f"{res.message} (in float32; float64 {describe(first)})", dtype="float32")
+
+
+def _why(exc: Exception) -> str:
+    return exc.reason if isinstance(exc, UserCodeError) else describe_exception(exc)
+
+
+def disagreeing(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mask, err, t): the entries where a compiled result ``b`` disagrees with eager ``a``
+    (finite in one only, or ``err = |a - b|`` beyond ``t = fd_rtol*((|a|+|b|)/2 + max|a|)``)."""
+    fa, fb = np.isfinite(a), np.isfinite(b)
+    scale = float(np.max(np.abs(a[fa]))) if fa.any() else 1.0
+    with np.errstate(all="ignore"):
+        err = np.where(fa & fb, np.abs(a - b), 0.0)
+        t = tol.fd_rtol * ((np.abs(a) + np.abs(b)) / 2 + max(scale, 1e-30))
+    return (fa != fb) | (err > t), err, t
+
+
+def first_disagreement(a: np.ndarray, b: np.ndarray, tol: Tolerance):
+    """Where a compiled result ``b`` disagrees with eager ``a`` (same shape): None, or
+    ``(kind, i, err)`` with ``kind`` "finite" (finite in one only) or "value" (see
+    ``disagreeing``), ``i`` the flat index of the worst point, ``err`` its absolute difference."""
+    finite = np.isfinite(a) != np.isfinite(b)
+    if finite.any():
+        return "finite", int(np.argmax(finite.ravel())), None
+    mask, err, t = disagreeing(a, b, tol)
+    if mask.any():
+        i = int(np.argmax((err / np.maximum(t, 1e-300)).ravel()))
+        return "value", i, float(err.ravel()[i])
+    return None
+
+
+class quiet_tf_logger:
     """Silence TF's "retracing" warnings while the check traces one tf.function per activation
     (expected here; in a user's test run through the Python API it would only be noise)."""
 
@@ -61,7 +99,10 @@ class _quiet_tf_logger:
 def _compiled(subject: Subject, shape, xt, ut):
     """Run forward+gradient under tf.function with AutoGraph, as Keras training does (its
     conversion is most of the tracing time, but switching it off changes what breaks)."""
-    return subject.graph_function(shape)(xt, ut)
+    key = tuple(shape)
+    if key not in subject.graph_traced:  # kept: the xla check reads this trace
+        subject.graph_traced[key] = subject.graph_function(shape)
+    return subject.graph_traced[key](xt, ut)
 
 
 def _graph_vs_eager(subject: Subject, X, U, y, g, tol: Tolerance) -> CheckResult:
@@ -82,21 +123,18 @@ def _graph_vs_eager(subject: Subject, X, U, y, g, tol: Tolerance) -> CheckResult
     for what, a, b in (("output", y, yg), ("gradient", g, gg)):
         if b.shape != a.shape:
             return CheckResult("graph", FAIL, f"{what} under tf.function has shape {b.shape}, eager {a.shape}", dtype=dtype)
-        fa, fb = np.isfinite(a), np.isfinite(b)
-        if (fa != fb).any():
-            i = int(np.argmax((fa != fb).ravel()))
-            return CheckResult("graph", FAIL, f"{what} is {'finite' if fa.ravel()[i] else 'non-finite'} in eager mode but "
-                               f"{'finite' if fb.ravel()[i] else 'non-finite'} under tf.function at x={fmt(xs[i])}",
+        found = first_disagreement(a, b, tol)
+        if found is None:
+            continue
+        kind, i, err = found
+        if kind == "finite":
+            fa = bool(np.isfinite(a.ravel()[i]))
+            return CheckResult("graph", FAIL, f"{what} is {'finite' if fa else 'non-finite'} in eager mode but "
+                               f"{'non-finite' if fa else 'finite'} under tf.function at x={fmt(xs[i])}",
                                worst_input=float(xs[i]), dtype=dtype)
-        scale = float(np.max(np.abs(a[fa]))) if fa.any() else 1.0
-        with np.errstate(all="ignore"):
-            err = np.where(fa, np.abs(a - b), 0.0)
-            t = tol.fd_rtol * ((np.abs(a) + np.abs(b)) / 2 + max(scale, 1e-30))
-        if (err > t).any():
-            i = int(np.argmax((err / np.maximum(t, 1e-300)).ravel()))
-            return CheckResult("graph", FAIL, f"{what} under tf.function is {fmt(b.ravel()[i])} but eager gives "
-                               f"{fmt(a.ravel()[i])} at x={fmt(xs[i])} (Python-side logic that depends on tensor values "
-                               "or state?)", max_abs_error=float(err.ravel()[i]), worst_input=float(xs[i]), dtype=dtype)
+        return CheckResult("graph", FAIL, f"{what} under tf.function is {fmt(b.ravel()[i])} but eager gives "
+                           f"{fmt(a.ravel()[i])} at x={fmt(xs[i])} (Python-side logic that depends on tensor values "
+                           "or state?)", max_abs_error=err, worst_input=float(xs[i]), dtype=dtype)
     return CheckResult("graph", PASS, "tf.function gives the same output and gradient as eager mode", dtype=dtype)
 
 

@@ -38,6 +38,9 @@ NAN_GRADIENT_HINT = ("an op's derivative is infinite there (sqrt or log at 0, x/
                      "branch is NaN/inf poisons the gradient (0 * inf = NaN): guard the op's input, e.g. "
                      "tf.where(mask, x, safe_value) before the op")
 UPSTREAM_HINT = "return dy * (derivative) in every branch, not the derivative alone"
+BATCH_HINT = ("each example's output should depend on that example alone (a prediction must not change with the "
+              "rest of its batch): reduce over the features (axis=-1), not over axis 0; batch statistics belong "
+              "in a BatchNormalization layer")
 
 # exp(x) overflows above these inputs (method.md s.6)
 EXP_LIMIT = {"float32": 88.72, "float16": 11.09, "bfloat16": 88.72}

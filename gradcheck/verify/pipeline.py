@@ -35,12 +35,15 @@ from .stencil import elementwise_fd, locate_jumps, refine_fd
 from .structure import probe_structure, still_elementwise
 from .subject import Subject, UserCodeError, choose_subject, training_modes
 from .tolerances import tolerance_for
+from .xla import check_xla
 
 # Kinks and jumps between samples are searched among all points sorted up to this many
 # points; above it, only in the grid half, which is sorted already (method.md s.2).
 SORT_LIMIT = 131072
 # Graph vs eager runs on this many rows when rows are independent (all rows otherwise).
 GRAPH_ROWS = 4 * SUBSET_ROWS
+# XLA's compiled forward+gradient, when it is run, on this many rows (all when rows mix).
+XLA_ROWS = SUBSET_ROWS
 # Weight finite differences re-run the forward: this many rows.
 WEIGHT_ROWS = SUBSET_ROWS // 2
 # Each of the two calls of the two_calls check gets this many rows.
@@ -140,7 +143,7 @@ def start(ctx: CheckContext) -> None:
     ctx.subject, ctx.note = choose_subject(activation, probe, ctx.mode)
     subject = ctx.subject
     ctx.tol = tolerance_for(subject.tol_dtype, settings.rtol, settings.atol)
-    ctx.elementwise, ctx.rows_independent = probe_structure(subject, rng, lo, hi)
+    ctx.elementwise, ctx.rows_independent, ctx.mixing = probe_structure(subject, rng, lo, hi)
     ctx.source = source_of(activation.obj)  # read once: breakpoints here, fix hints in the sweep
     X, n = sample_rows(lo, hi, settings.samples, settings.seed, subject.dtype, settings.kinks,
                        numbers_of(activation.obj, subject.layer, ctx.source), width=WIDTH)
@@ -176,7 +179,7 @@ def _start_as_first(ctx: CheckContext) -> bool:
         all(identical(p, q) for p, q in [(a.y, ev.y), (a.g, ev.g)] + list(zip(wa, wb)))
     if same:
         ctx.subject, ctx.note, ctx.tol, ctx.source = subject, first.note, first.tol, first.source
-        ctx.elementwise, ctx.rows_independent = first.elementwise, first.rows_independent
+        ctx.elementwise, ctx.rows_independent, ctx.mixing = first.elementwise, first.rows_independent, first.mixing
         ctx.main = dataclasses.replace(first.main, ev=ev)
         ctx.same_as_first = True
     return same
@@ -405,6 +408,27 @@ def _second_order(ctx: CheckContext) -> CheckResult:
     return _blame_hand_written(ctx, result)
 
 
+def _xla(ctx: CheckContext) -> CheckResult:
+    """XLA lowers the same graph whatever the batch size; when it is run, its differences from
+    eager mode (clamped indices, saturated casts) act on every point alike: a subset of rows
+    (all rows when rows mix, as in the graph check)."""
+    m = ctx.main
+    rows = spread_rows(m.X.shape[0], XLA_ROWS if ctx.elementwise or ctx.rows_independent else m.X.shape[0])
+    return check_xla(ctx.subject, m.X[rows], m.U[rows], m.ev.y[rows], m.ev.g[rows], ctx.tol,
+                     lambda dt: Subject(ctx.activation, dt, ctx.mode))
+
+
+def _batch(ctx: CheckContext) -> CheckResult:
+    """A layer that mixes the batch in training mode only is probed in inference mode too (with
+    a generator of its own: the other checks' random draws stay as they were)."""
+    training_only = False
+    if ctx.mode is True and ctx.mixing is not None:
+        lo, hi = ctx.lo_hi
+        inference = Subject(ctx.activation, ctx.dtype, False)
+        training_only = probe_structure(inference, np.random.default_rng(ctx.settings.seed), lo, hi)[2] is None
+    return C.check_batch(ctx.subject, ctx.mixing, ctx.dtype, training_only)
+
+
 def _stability(ctx: CheckContext) -> CheckResult:
     lo, hi = ctx.lo_hi
     subject = ctx.subject
@@ -431,6 +455,8 @@ STEPS = (
     Step("weights", _weights, lambda ctx: bool(ctx.subject.weights), judges_values=True),
     Step("two_calls", _two_calls, judges_values=True),
     Step("graph", _graph),
+    Step("xla", _xla),
+    Step("batch", _batch, needs_gradient=False),
     Step("second_order", _second_order, lambda ctx: ctx.settings.order == 2, judges_values=True),
     Step("stability", _stability, lambda ctx: ctx.settings.stability, needs_gradient=False, judges_values=True),
 )

@@ -5,6 +5,8 @@ ones (vjp_vs_fd), and how rows may be subset.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .layout import WIDTH
@@ -20,13 +22,27 @@ CONFIRM_ROWS = 64
 SAME = 1e-12
 
 
-def probe_structure(subject: Subject, rng, lo: float, hi: float) -> tuple[bool, bool]:
-    """(elementwise, rows independent), from 4x8 probes at three scales (the range, 1, 0.1
-    around its centre): change one column, then one row, and see which outputs move.
-    Elementwise TF ops leave the other entries bit-identical. Small scales matter: a sharp
-    softmax or a sparsemax over widely spread inputs couples entries below float precision."""
+@dataclass(frozen=True)
+class RowMixing:
+    """Evidence that rows mix: the probe batch ``X`` (output ``y``), the same with row ``row``
+    changed, and the other rows whose outputs moved (by up to ``change``)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    row: int
+    moved: tuple[int, ...]
+    change: float
+    scale: float  # the probe's inputs were within +-scale of the range's centre
+
+
+def probe_structure(subject: Subject, rng, lo: float, hi: float) -> tuple[bool, bool, RowMixing | None]:
+    """(elementwise, rows independent, evidence of mixing), from 4x8 probes at three scales
+    (the range, 1, 0.1 around its centre): change one column, then one row, and see which
+    outputs move. Elementwise TF ops leave the other entries bit-identical. Small scales
+    matter: a sharp softmax or a sparsemax over widely spread inputs couples entries below
+    float precision."""
     centre = min(max(0.0, lo), hi)
-    elementwise, rows_independent = True, True
+    elementwise, rows_independent, mixing = True, True, None
     for scale in ((hi - lo) / 2, 1.0, 0.1):
         X = np.clip(centre + scale * rng.uniform(-1, 1, (PROBE_ROWS, WIDTH)), lo, hi)
         y0 = subject.forward(X)
@@ -41,8 +57,19 @@ def probe_structure(subject: Subject, rng, lo: float, hi: float) -> tuple[bool, 
         X2[PROBE_ROW] = np.clip(centre + scale * rng.uniform(-1, 1, WIDTH), lo, hi)
         y2 = subject.forward(X2)
         other = np.arange(PROBE_ROWS) != PROBE_ROW
-        rows_independent &= bool(_same(y0[other], y2[other]).all())
-    return elementwise, rows_independent
+        same = _same(y0[other], y2[other])
+        if mixing is None and not same.all():
+            rows = np.flatnonzero(other)[~same.all(axis=1)]
+            with np.errstate(all="ignore"):
+                change = np.nanmax(np.abs(y2[rows] - y0[rows]))
+            mixing = RowMixing(X, y0, PROBE_ROW, tuple(int(r) for r in rows), float(change), float(scale))
+        rows_independent &= bool(same.all())
+    return elementwise, rows_independent, mixing
+
+
+def same_outputs(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two calls' outputs equal entry by entry (NaN equal to NaN), as the probes compare them."""
+    return bool(_same(a, b).all())
 
 
 def still_elementwise(subject: Subject, X, Y, rng, lo: float, hi: float) -> bool:

@@ -87,6 +87,7 @@ class Subject:
         self.tf_dtype = tf.as_dtype(dtype)
         self.layer = None
         self._state = None  # (variables, values after the first call) of a layer
+        self.graph_traced = {}  # the graph check's graph functions by shape (the xla check reads their trace)
         obj = activation.obj
         if self.kind == Kind.LAYER:
             self.layer = build_layer(obj, dtype)
@@ -241,15 +242,18 @@ class Subject:
             return None
         return code.co_firstlineno if same else None
 
-    def graph_function(self, shape, gradient: bool = True):
+    def graph_function(self, shape, gradient: bool = True, jit_compile: bool | None = None):
         """forward + gradient compiled with tf.function for inputs of ``shape`` (``None`` for
         an unknown batch size, which is what Keras traces when the batch size changes), called
         as ``f(x, u) -> (y, g)``; with ``gradient=False`` the forward alone (g is None), which
-        traces in about half the time."""
+        traces in about half the time; with ``jit_compile=True`` traced in XLA's context and
+        compiled by XLA, as Keras's train step is by default on a GPU (AutoGraph then bounds
+        tf.range loops for XLA). A layer's is a function that puts its state back first, and
+        its ``function`` the tf.function it calls."""
         call = self._call
         spec = tf.TensorSpec(shape, self.tf_dtype)
 
-        @tf.function(input_signature=[spec, spec])
+        @tf.function(input_signature=[spec, spec], jit_compile=jit_compile)
         def fwd_bwd(x, u):
             with tf.GradientTape() as tape:
                 tape.watch(x)
@@ -270,6 +274,7 @@ class Subject:
             self.reset_state()
             return fwd_bwd(x, u)
 
+        from_same_state.function = fwd_bwd
         return from_same_state
 
 

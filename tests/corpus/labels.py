@@ -30,6 +30,8 @@ CHECKS = (
     "weights",
     "two_calls",
     "graph",
+    "xla",
+    "batch",
     "second_order",
     "stability",
 )

@@ -19,7 +19,7 @@ EXPECTED = {
     "log_softmax_logsumexp": ("pass", None),
     "softmax_stopgrad_max": ("pass", None),
     "centered_stopgrad_max": ("fail", "vjp_vs_fd"),
-    "batch_standardize": ("pass", None),
+    "batch_standardize": ("warn", "batch"),
     "cumsum_custom": ("pass", None),
     "cumsum_custom_wrong_direction": ("fail", "custom_vs_autodiff"),
     "softmax_f32_temperature": ("pass", None),
@@ -178,7 +178,8 @@ def centered_stopgrad_max(x):
 
 
 def batch_standardize(x):
-    """Standardize over the batch axis 0 (rows mixed), no parameters."""
+    """Standardize over the batch axis 0 (rows mixed), no parameters. Its gradient is right; an example's
+    output depends on the rest of its batch: warn (relabeled pass -> warn when the batch check came)."""
     mu = tf.reduce_mean(x, axis=0, keepdims=True)
     xc = x - mu
     return xc * tf.math.rsqrt(tf.reduce_mean(xc * xc, axis=0, keepdims=True) + 1e-3)
