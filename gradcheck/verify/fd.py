@@ -24,8 +24,19 @@ JUMP_ROUNDINGS = 256
 # difference grows less than this from h to 2h (curvature would double it).
 KINK_SPREAD_TOLERANCES = 10
 KINK_MAX_GROWTH = 1.5
+# Curvature, not a kink (method.md s.4): the one-sided slopes' spread doubles from h to 2h
+# within this fraction (|f''| h vs 2 |f''| h; a looser doubling means h is not small for the
+# function and Richardson may be off too). A kink at distance a < h gives a ratio of at most
+# 1.43 where the smooth test needs help (a < 0.46 h), so this band excludes no kink.
+CURVATURE_BAND = 0.05
+# ... and only where h is small for the function's scale, so that Taylor's terms fall off:
+# |D(h) - D(2h)| ~ |f'''| h^2 / 2 at most this fraction of the spread |f''| h (a softmax of
+# temperature 0.02 in float32, h ~ T, can double its spread by chance; Richardson is no
+# better than the slopes there).
+CURVATURE_TAYLOR = 0.1
 # The central screen is sound only while (1 + rtol) / 3 <= 2 (central_screen's docstring).
 SCREEN_MAX_RTOL = 5
+SCREEN_MARGIN = 1 - 2.0 ** -40  # its tolerance a hair below the full test's (central_screen)
 # Relative errors are taken against at least this fraction of the largest estimate.
 RELATIVE_FLOOR = 1e-3
 # Kinks between samples (method.md s.2): a gradient change this much above the local
@@ -238,7 +249,11 @@ def compare_with_fd(g: np.ndarray, q: Quotients, tol: Tolerance, rel_floor: floa
             # Kink: one-sided slopes differ by more than the tolerance, and the difference does
             # not grow with the step as curvature would (curvature doubles it from h to 2h).
             kink[idx] = (spread > KINK_SPREAD_TOLERANCES * ts) & (spread2 < KINK_MAX_GROWTH * spread) & (js == 0)
-            nonsmooth = (np.maximum(spread, spread2) > ts) | (sq.trunc > ts)
+            # Points where the slopes are merely curved get no subgradient excuse: there the
+            # Richardson estimate is accurate and the smooth test's verdict stands.
+            curved = ((spread > ts) & (np.abs(spread2 - 2 * spread) <= CURVATURE_BAND * spread)
+                      & (sq.trunc <= CURVATURE_TAYLOR * spread))
+            nonsmooth = ((np.maximum(spread, spread2) > ts) | (sq.trunc > ts)) & ~curved
             ok[idx] = nonsmooth & in_hull & (js == 0) & np.isfinite(gs)
             jump[idx] = js
             spread_all[idx] = spread
@@ -280,7 +295,10 @@ def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarra
     shape = np.shape(g)
     passed = np.empty(shape, bool)
     h = np.broadcast_to(h, shape)
-    noise8 = 4 * 2 * ULPS_PER_EVAL * tol.eps * fglobal  # 4 * noise, per 2h
+    # The terms are scaled down by SCREEN_MARGIN: summed in another order than compare_with_fd
+    # does, a point exactly on the threshold could otherwise pass here by one ulp and fail there.
+    noise8 = 4 * 2 * ULPS_PER_EVAL * tol.eps * fglobal * SCREEN_MARGIN  # 4 * noise, per 2h
+    rtol, atol = tol.fd_rtol * SCREEN_MARGIN, tol.fd_atol * SCREEN_MARGIN
     # Relative errors of the passed points against max(|D(h)|, 0.1% of the largest gradient):
     # known before the pass, so one pass does everything (where g passes, g and D(h) agree).
     # The points left to the full test get relative_floor(d), returned, as compare_with_fd would.
@@ -294,9 +312,9 @@ def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarra
             err = np.subtract(g[sl], ds)
             np.abs(err, out=err)
             ad = np.abs(ds)
-            t = np.multiply(ad, tol.fd_rtol)
+            t = np.multiply(ad, rtol)
             inv_2h *= noise8
-            inv_2h += tol.fd_atol
+            inv_2h += atol
             t += inv_2h
             ok = np.less_equal(err, t, out=passed[sl])
             dmax = finite_absmax(ad)
@@ -321,7 +339,7 @@ def merge_screen(screen: CentralScreen, idx: np.ndarray, cmp_sub: FDComparison |
     """The full comparison: the screen's verdicts, overwritten at ``idx`` (sorted) by
     ``cmp_sub``, the full test there."""
     ok = screen.passed.copy()
-    smooth_ok = screen.passed
+    smooth_ok = screen.passed.copy()  # the screen is the caller's: not written through
     kink = np.zeros(ok.shape, bool)
     max_abs, max_rel, argmax_rel = screen.max_abs, screen.max_rel, screen.argmax_rel
     if not idx.size:
@@ -374,11 +392,18 @@ def kink_candidates(x: np.ndarray, f: np.ndarray, g: np.ndarray, eps: float) -> 
         stride = max(1, g.size // SCALE_SUBSAMPLE)  # a scale estimate: a subsample is enough
         gscale = np.nanmedian(np.abs(g[::stride])) + np.nanmedian(dg[::stride]) + 1e-12
         cand = np.nonzero(dg > max(KINK_JUMP_ULPS * eps, KINK_JUMP) * gscale)[0]  # one pass; the rest on the few found
-        d = dg[cand]
-        # neighbours' changes: an isolated large change marks a kink
-        left = np.where(cand > 0, dg[np.maximum(cand - 1, 0)], 0.0)
-        right = np.where(cand < dg.size - 1, dg[np.minimum(cand + 1, dg.size - 1)], 0.0)
-        cand = cand[np.isfinite(d) & (d > KINK_ISOLATION * np.maximum(left, right))][:MAX_KINKS]
+        # An isolated large change marks a kink: compared as changes per unit of x with the
+        # neighbouring intervals', since the sorted batch (grid, random and special points
+        # interleaved) has intervals of very different widths, where a smooth gradient's change
+        # is proportional to the width.
+        dx = np.diff(x)
+        sel = np.unique(np.concatenate([cand, np.maximum(cand - 1, 0), np.minimum(cand + 1, dg.size - 1)]))
+        rate = np.zeros(dg.size)
+        rate[sel] = np.where(dg[sel] == 0, 0.0, dg[sel] / dx[sel])  # equal points: no change
+        d = rate[cand]
+        left = np.where(cand > 0, rate[np.maximum(cand - 1, 0)], 0.0)
+        right = np.where(cand < dg.size - 1, rate[np.minimum(cand + 1, dg.size - 1)], 0.0)
+        cand = cand[np.isfinite(dg[cand]) & (d > KINK_ISOLATION * np.maximum(left, right))][:MAX_KINKS]
         x0, x1 = x[cand], x[cand + 1]
         f0, f1, g0, g1 = f[cand], f[cand + 1], g[cand], g[cand + 1]
         xs = (f1 - f0 + g0 * x0 - g1 * x1) / (g0 - g1)

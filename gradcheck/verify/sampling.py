@@ -62,7 +62,18 @@ def sample_rows(lo: float, hi: float, n: int, seed: int, dtype: str, declared=()
     rand += lo
     flat[n:count] = special
     if dtype != "float64":
-        flat[:count] = flat[:count].astype(np.dtype(dtype))
+        dt = np.dtype(dtype)
+        vals = flat[:count].astype(dt)
+        # Rounding to nearest can step outside the range (0.7 -> 0.699999988 in float32): the
+        # representable ends bound it instead, so a domain such as x >= 0.7 holds.
+        lo_r, hi_r = dt.type(lo), dt.type(hi)
+        if float(lo_r) < lo:  # compared as doubles (NumPy 2 would compare in dtype)
+            lo_r = np.nextafter(lo_r, dt.type(np.inf))
+        if float(hi_r) > hi:
+            hi_r = np.nextafter(hi_r, dt.type(-np.inf))
+        if lo_r <= hi_r:
+            np.clip(vals, lo_r, hi_r, out=vals)
+        flat[:count] = vals
     flat[count:] = flat[count - 1] if count else 0.0
     return flat.reshape(-1, width), count
 
