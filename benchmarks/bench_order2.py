@@ -53,7 +53,7 @@ def child(act: str, n: int, repeat: int, stability: bool) -> None:
 
 
 def run_child(act: str, n: int, repeat: int, stability: bool) -> dict:
-    from gradcheck.runner import ALLOCATOR_ENV  # no TensorFlow behind this import
+    from gradcheck.worker_process import ALLOCATOR_ENV  # no TensorFlow behind this import
 
     env = {**ALLOCATOR_ENV, **os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
            "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}

@@ -251,10 +251,10 @@ def child_profile(act: str, n: int, profiler: str, repeat: int) -> None:
 # ----------------------------------------------------------------------------- parent
 def child_env(malloc: str) -> dict:
     """The environment of a measuring child: that of gradcheck's CLI worker (its glibc malloc
-    settings, gradcheck.runner.ALLOCATOR_ENV) unless ``malloc == "default"``."""
+    settings, gradcheck.worker_process.ALLOCATOR_ENV) unless ``malloc == "default"``."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     if malloc == "worker":
-        from gradcheck.runner import ALLOCATOR_ENV  # no TensorFlow behind this import
+        from gradcheck.worker_process import ALLOCATOR_ENV  # no TensorFlow behind this import
 
         env = {**ALLOCATOR_ENV, **env}
     return env
