@@ -175,6 +175,13 @@ def test_kink_message_states_the_one_sided_slopes_and_the_value_given(run):
     assert "positive inputs only" not in r["message"]
 
 
+def test_a_kinks_error_is_how_far_outside_the_one_sided_slopes(run):
+    _, _, results = run
+    lead = lead_of(results["kink_wrong_value"])
+    assert lead["worst_input"] == 0.0
+    assert lead["max_abs_error"] == pytest.approx(0.25)  # 0 given, 0.25 the nearest slope (not 0.625, their mean)
+
+
 def test_no_minus_zero_in_any_text(run):
     doc, text, _ = run
     messages = [r["message"] for r in doc["results"]] + [c["message"] for r in doc["results"] for c in r["checks"]]
