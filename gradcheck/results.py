@@ -32,6 +32,53 @@ def worst(statuses) -> str:
 MODE_PHRASES = {"training": "in training mode (training=True)", "inference": "in inference mode (training=False)"}
 
 
+def number(value: float, spec: str = ".4g") -> str:
+    """A number as messages and tables write it: ``spec``, and zero always ``0`` (-0.0 as 0)."""
+    if value == 0:
+        value = 0.0  # -0.0 prints as "-0"
+    return format(value, spec)
+
+
+# The order in which failing checks explain a fault, best first (docs/method.md s.3b): the
+# forward, randomness, a missing or non-finite gradient, a forgotten dy, then the values:
+# against finite differences (the function's own slope) before the hand-written gradient
+# against autodiff of its forward (autodiff itself may be what a custom gradient fixes),
+# which reads better than a non-elementwise u.J.v (it names a point). Checks not listed
+# follow in their order.
+LEAD_ORDER = ("forward", "determinism", "gradient", "upstream", "gradient_vs_fd", "custom_vs_autodiff", "vjp_vs_fd",
+              "weights", "two_calls", "second_order", "graph", "xla", "batch", "stability")
+# CheckResult.finding tags that change the order: a gradient zero everywhere blames the
+# function (not differentiable there), which finite differences contradict when they find
+# a slope the gradient misses, unless they find the forward jumping (then both blame it).
+ZERO_GRADIENT, JUMP = "zero_gradient", "jump"
+
+
+def lead_order(checks, status: str) -> list:
+    """The checks behind a verdict of ``status``, the one that best explains it first: those of
+    that status, then the other failing (fail/error) ones, each group in LEAD_ORDER. A
+    ``warn`` verdict lists its warnings only."""
+    wanted = (FAIL, ERROR) if status in (FAIL, ERROR) else (status,) if status == WARN else ()
+    bad = [c for c in checks if c.status in wanted]
+    jump = any(c.finding == JUMP for c in bad)
+
+    def rank(c) -> float:
+        r = LEAD_ORDER.index(c.name) if c.name in LEAD_ORDER else len(LEAD_ORDER)
+        if c.finding == ZERO_GRADIENT and not jump:
+            r = LEAD_ORDER.index("vjp_vs_fd") + 0.5  # after every value check
+        return r
+
+    return sorted(bad, key=lambda c: (c.status != status, rank(c)))  # stable: a layer's modes keep their order
+
+
+def short_message(check, with_mode: bool = True) -> str:
+    """A check's message up to its first parenthesis or semicolon ("also: ..."), mode kept."""
+    message, mode = check.message, MODE_PHRASES.get(check.mode or "")
+    if mode and message.startswith(f"{mode}: "):
+        message = message[len(mode) + 2:]
+    cut = min((i for i in (message.find(" ("), message.find("; ")) if i > 0), default=len(message))
+    return f"{mode}: {message[:cut]}" if mode and with_mode else message[:cut]
+
+
 def activation_id(file: str, name: str) -> str:
     """``file::name``, the id of an activation in reports and on the command line."""
     return f"{file}::{name}"
@@ -52,6 +99,9 @@ class CheckResult:
     kinks: tuple[float, ...] = ()
     hint: str | None = None
     line: int | None = None  # where the check points closer than the activation (the hand-written gradient)
+    # What a failing check found, where it changes how well the check explains the fault
+    # (lead_order): ZERO_GRADIENT, JUMP; None otherwise, and then absent from the dict.
+    finding: str | None = None
     # Keras layers whose call takes ``training``: "training" (training=True, what fit runs)
     # or "inference" (training=False, what predict runs); None for everything else, and
     # then absent from the dict (the rows of functions are as they always were).
@@ -60,8 +110,9 @@ class CheckResult:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["kinks"] = list(self.kinks)
-        if self.mode is None:
-            del d["mode"]
+        for key in ("mode", "finding"):
+            if d[key] is None:
+                del d[key]
         return d
 
     @classmethod
@@ -118,6 +169,13 @@ class ActivationResult:
 
     def check(self, name: str) -> CheckResult | None:
         return next((c for c in self.checks if c.name == name), None)
+
+    @property
+    def lead(self) -> CheckResult | None:
+        """The check the verdict's message leads with (its line, hint and figures are the
+        row's), or None for a pass, a skip, or an error without checks."""
+        ordered = lead_order(self.checks, self.status)
+        return ordered[0] if ordered and ordered[0].status == self.status else None
 
 
 class _Flat:

@@ -46,7 +46,7 @@ def test_a_blamed_hand_written_gradient_points_at_its_grad_function(one_run):
     blamed = [(r["name"], c) for r in doc["results"] for c in r["checks"] if c.get("line")]
     assert {name for name, _ in blamed} >= {"tanh_wrong_derivative", "sine_forgets_upstream", "sigmoid_sign_error"}
     for name, check in blamed:
-        assert check["name"] in ("custom_vs_autodiff", "upstream") and check["status"] == "fail"
+        assert check["name"] in ("gradient_vs_fd", "custom_vs_autodiff", "upstream") and check["status"] == "fail"
         assert source[check["line"] - 1].lstrip().startswith("def grad"), (name, check["line"])
 
 
@@ -57,7 +57,8 @@ def test_github_annotations_one_per_failing_activation_at_the_right_line(one_run
     failing = [r for r in doc["results"] if r["status"] in ("fail", "error")]
     assert len(commands) == len(failing) == 11
     for r, command in zip(failing, commands):
-        blamed = next((c["line"] for c in r["checks"] if c["status"] == r["status"] and c.get("line")), None)
+        lead = r["message"].split(":", 1)[0]  # the check the verdict leads with
+        blamed = next((c["line"] for c in r["checks"] if c["name"] == lead and c["status"] == r["status"]), None)
         assert command.startswith(f"::error file={BAD},line={blamed or r['line']},title=gradcheck FAIL%3A {r['name']}::")
         assert "\n" not in command
     assert proc.stdout.splitlines()[-1].startswith("::notice title=gradcheck::0 passed, 0 warned, 11 failed")
@@ -72,7 +73,7 @@ def test_junit_carries_file_and_line(one_run):
 
 def test_text_report_file_has_linter_locations(one_run):
     *_, text = one_run
-    assert re.search(r"^sample_activations/bad\.py:11: FAIL tanh_wrong_derivative: custom_vs_autodiff: ", text, re.M)
+    assert re.search(r"^sample_activations/bad\.py:11: FAIL tanh_wrong_derivative: gradient_vs_fd: ", text, re.M)
     assert "    sample_activations/bad.py:15: the hand-written gradient" in text
     assert "\x1b[" not in text
 

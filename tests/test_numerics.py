@@ -199,6 +199,10 @@ def test_merging_the_screen_with_the_full_test_on_the_rest_gives_the_full_verdic
     if smooth.any():
         assert smooth[merged.argmax_rel]
         assert merged.max_abs >= 0 and merged.max_rel >= 0
+        # the largest error and its point come together (the table's "max error" and "worst x")
+        assert smooth[merged.argmax_abs]
+        if merged.argmax_abs in idx:  # a point of the full test: its own error is the max
+            assert merged.max_abs == merged.abs_err[merged.pos(np.array([merged.argmax_abs]))][0]
 
 
 def test_central_screen_is_sound_exactly_on_its_threshold():
@@ -233,6 +237,7 @@ def test_central_screen_settles_a_smooth_function_with_its_exact_derivative(dtyp
         assert screen.max_abs == err.max()
         assert screen.max_rel == pytest.approx(rel.max(), rel=1e-12)
         assert rel[screen.argmax_rel] == pytest.approx(rel.max(), rel=1e-12)
+        assert err[screen.argmax_abs] == screen.max_abs  # the max error's own point
 
 
 def test_central_screen_accepts_nothing_above_its_rtol_limit():

@@ -20,5 +20,5 @@ def test_one_test_per_activation_with_gradchecks_message_and_the_users_frames(tm
     assert proc.returncode == 1, out[-3000:]
     assert re.search(r"11 failed, 11 passed", out), out[-3000:]
     assert "FAILED examples/test_activations_example.py::test_bad_activations[tanh_wrong_derivative]" in out
-    assert "tanh_wrong_derivative: FAIL: custom_vs_autodiff: hand-written gradient" in out
+    assert "tanh_wrong_derivative: FAIL: gradient_vs_fd: hand-written gradient" in out
     assert "gradcheck/api.py" not in out and "gradcheck/__init__.py" not in out  # __tracebackhide__

@@ -17,16 +17,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_activations"
 
-# Each bad activation -> (the check that must be its first failing one, words its message must contain),
+# Each bad activation -> (the check its verdict must lead with, words its message must contain),
 # from the mistake each function's docstring in sample_activations/bad.py describes.
 BAD_EXPECTED = {
-    "tanh_wrong_derivative": ("custom_vs_autodiff", ["hand-written gradient", "autodiff"]),
+    "tanh_wrong_derivative": ("gradient_vs_fd", ["hand-written gradient", "finite differences"]),
     "sine_forgets_upstream": ("upstream", ["upstream", "dy"]),
     "tanh_numpy_inside": ("gradient", ["None"]),
     "abs_sqrt_square": ("gradient", ["NaN", "x=0 "]),
     "log_linear_where": ("gradient", ["NaN", "x=0 "]),
-    "sigmoid_sign_error": ("custom_vs_autodiff", ["-1 x autodiff"]),
-    "softplus_grad_off_by_0_1_percent": ("custom_vs_autodiff", ["1.001"]),
+    "sigmoid_sign_error": ("gradient_vs_fd", ["-1 x the finite differences"]),
+    "softplus_grad_off_by_0_1_percent": ("gradient_vs_fd", ["1.001 x the finite differences"]),
     "softmax_diagonal_only": ("custom_vs_autodiff", ["autodiff"]),
     "sine_grad_wrong_shape": ("gradient", ["shape ()", "expected ("]),
     "round_activation": ("gradient", ["piecewise constant"]),
@@ -56,8 +56,10 @@ def results_of(doc, filename):
     return {r["name"]: r for r in doc["results"] if Path(r["file"]).name == filename}
 
 
-def first_failing(result):
-    return next((c for c in result["checks"] if c["status"] in ("fail", "error")), None)
+def lead_check(result):
+    """The check the verdict's message leads with ("<check>: ...")."""
+    name = result["message"].split(":", 1)[0]
+    return next((c for c in result["checks"] if c["name"] == name and c["status"] == result["status"]), None)
 
 
 def test_json_run_stdout_is_only_the_document_and_exit_code_is_1(json_run):
@@ -96,12 +98,16 @@ def test_each_bad_activation_fails_on_the_check_that_names_its_mistake(json_run,
     result = results_of(doc, "bad.py")[name]
     assert result["status"] == "fail", result["message"]
     check, words = BAD_EXPECTED[name]
-    first = first_failing(result)
+    first = lead_check(result)
     assert first is not None and first["name"] == check, (first, result["message"])
     assert first["status"] == "fail"
     for word in words:
         assert word in first["message"], first["message"]
-    assert first["message"] in result["message"]  # the activation's one-line message is that check's
+    assert result["message"].startswith(f"{check}: {first['message']}")  # the one-line message leads with it
+    # every other failing check is told after it
+    for c in result["checks"]:
+        if c["status"] in ("fail", "error") and c is not first:
+            assert f"also: {c['name']}: " in result["message"], (c["name"], result["message"])
 
 
 def test_diagonal_only_softmax_also_fails_the_directional_check(json_run):

@@ -38,7 +38,7 @@ def command(kind: str, message: str, *, file: str, line: int | None = None, titl
 
 
 def _annotation(r: ActivationResult) -> str:
-    first = next((c for c in r.checks if c.status == r.status), None)
+    first = r.lead
     line = first.line if first is not None and first.line is not None else r.line
     message = r.message if first is None or not first.hint else f"{r.message}\nhint: {first.hint}"
     return command(COMMAND[r.status], message, file=r.file, line=line,

@@ -19,7 +19,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from ..results import ERROR, FAIL, PASS, SEVERITY, SKIP, WARN, ActivationResult, CheckResult, Report
+from ..results import ERROR, FAIL, PASS, SEVERITY, SKIP, WARN, ActivationResult, CheckResult, Report, number
 from . import total_time
 
 # The checks that get a column (name -> header); any other check shows up in the verdict
@@ -44,11 +44,14 @@ def _status(status: str, upper: bool = False) -> Text:
 def _num(value: float | None, fmt: str) -> str:
     if value is None:
         return "-"
-    return format(value, fmt) if math.isfinite(value) else str(value)
+    return number(value, fmt) if math.isfinite(value) else str(value)
 
 
 def deciding_check(result: ActivationResult) -> CheckResult | None:
-    """The check whose error the table shows: the worst status, then the largest error."""
+    """The check whose figures the table shows: the verdict's lead check (its error and the
+    point it is at, or none); for a pass, the one with the largest error."""
+    if result.lead is not None:
+        return result.lead
     measured = [c for c in result.checks if c.max_abs_error is not None]
     if not measured:
         return None
@@ -156,7 +159,7 @@ class TextFormatter:
                     # linters' "path:line: ..." so that editors and terminals jump to it
                     line(f"{r.location}: ", _status(r.status, upper=True), f" {r.name}: {r.message}")
                     # the check the message comes from: where it points, and its hint
-                    first = next((c for c in r.checks if c.status == r.status), None)
+                    first = r.lead
                     if first is not None and first.line is not None and first.line != r.line:
                         line(f"    {r.file}:{first.line}: {POINTS_AT.get(first.name, 'the hand-written gradient')}")
                     if first is not None and first.hint:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..discover import Kind
-from ..results import FAIL, PASS, SKIP, WARN, CheckResult
+from ..results import FAIL, JUMP, PASS, SKIP, WARN, ZERO_GRADIENT, CheckResult, number
 from .arrays import all_finite, masked_max
 from .fd import FDComparison, cluster_points, compare_with_fd, directional_quotients, fd_step, quotients
 from .messages import BATCH_HINT, NAN_GRADIENT_HINT, UPSTREAM_HINT, describe_points, fmt, where
@@ -79,7 +79,7 @@ def check_gradient(x: np.ndarray, y: np.ndarray, g_raw, g: np.ndarray | None, su
                 else "changing"
             return CheckResult("gradient", FAIL, f"gradient is zero everywhere on the range while the output is {kind}"
                                f" (from {fmt(lo)} to {fmt(hi)}): the function is not differentiable there and gives "
-                               "no training signal", dtype=dtype)
+                               "no training signal", dtype=dtype, finding=ZERO_GRADIENT)
         return CheckResult("gradient", WARN, "gradient is zero everywhere on the range and the output is constant: "
                            "nothing upstream of it will train", dtype=dtype)
     return CheckResult("gradient", PASS, "exists, right shape and dtype, finite", dtype=dtype)
@@ -148,7 +148,7 @@ def check_upstream(base, scaled: dict, tol: Tolerance, custom: bool, dtype: str)
 
 
 def check_gradient_vs_fd(x: np.ndarray, g: np.ndarray, fd: FDData, tol: Tolerance, dtype: str,
-                         cmp: FDComparison | None = None) -> CheckResult:
+                         cmp: FDComparison | None = None, custom: bool = False) -> CheckResult:
     """Gradient (VJP / upstream) against central finite differences at every sample point.
 
     Step h = eps^(1/3)*max(1,|x|) as a power of two; Richardson extrapolation of D(h), D(2h).
@@ -156,7 +156,12 @@ def check_gradient_vs_fd(x: np.ndarray, g: np.ndarray, fd: FDData, tol: Toleranc
     it widens only where the finite difference itself is unreliable. Where the one-sided
     slopes disagree (a kink), any value between them passes and the kink is listed. A jump of
     the forward (discontinuity) fails. ``cmp``: the comparison to judge, if not ``fd``'s own
-    (after stencil.refine_fd's second look).
+    (after stencil.refine_fd's second look). ``custom``: the gradient is hand-written (the
+    message names it so).
+
+    A failure's example (message, figures) is the failing point with the largest error
+    against the function's gradient scale (method.md s.3b): away from kinks when there are
+    such points; at a kink, the gradient is set against the one-sided slopes it lies outside.
     """
     cmp = cmp if cmp is not None else fd.cmp
     k = cmp.at[cmp.kink[cmp.at]]  # kinks are among the points the full test ran on
@@ -168,26 +173,104 @@ def check_gradient_vs_fd(x: np.ndarray, g: np.ndarray, fd: FDData, tol: Toleranc
         sizes = cmp.jump[cmp.pos(j)]
         i = j[np.argmax(sizes)]
         xs = cluster_points(x[j], sizes, fd_step(x[j], tol.eps))
+        at = min(xs, key=lambda v: abs(v - x[i]))  # the largest jump, where the message puts it
         return CheckResult("gradient_vs_fd", FAIL, f"the forward is discontinuous: it jumps by {fmt(sizes.max())} at "
                            f"x={', '.join(fmt(v) for v in xs[:5])}; no gradient is right there",
-                           max_abs_error=max_abs, max_rel_error=max_rel, worst_input=float(x[i]), dtype=dtype,
-                           kinks=tuple(kinks))
+                           max_abs_error=None, max_rel_error=None, worst_input=float(at), dtype=dtype,
+                           kinks=tuple(kinks), finding=JUMP, hint=surrogate_hint(g, fd))
     idx = np.nonzero(~cmp.ok)[0]
     if idx.size:
         p = cmp.pos(idx)
-        rel = cmp.rel_err[p]
-        w = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))
+        err, rel = cmp.abs_err[p], cmp.rel_err[p]
+        at_kink = cmp.kink[idx]
+        ref = fd.estimate(idx)
+        w = _example(err, ~at_kink if not at_kink.all() else None, ref)
         i = idx[w]
         span = where(x[idx])
-        return CheckResult("gradient_vs_fd", FAIL, f"gradient {fmt(g[i])} but finite differences give "
-                           f"{fmt(fd.estimate([i])[0])} at x={fmt(x[i])} (wrong at {idx.size} of {x.size} points, "
-                           f"{span}){kink_txt}", max_abs_error=float(cmp.abs_err[p[w]]),
-                           max_rel_error=float(rel[w]), worst_input=float(x[i]), dtype=dtype,
-                           kinks=tuple(kinks))
-    i = cmp.argmax_rel
+        count = f"wrong at {idx.size} of {x.size} points, {span}"
+        abs_err, rel_err = float(err[w]), float(rel[w])
+        if at_kink[w]:
+            fwd, bwd, _, _ = fd.stencil.quotients(np.array([i])).one_sided()
+            lo, hi = sorted((float(fwd[0]), float(bwd[0])))
+            gives = "hand-written gradient gives" if custom else "autodiff gives"
+            text = f"{gives} {fmt(g[i])} at x={fmt(x[i])}, outside the one-sided slopes [{fmt(lo)}, {fmt(hi)}] " \
+                f"(a kink: any value between them is right; {count})"
+            # the error is how far outside the slopes it lies, not its distance to their mean
+            abs_err = float(max(lo - g[i], g[i] - hi, 0.0)) if np.isfinite(g[i]) else abs_err
+            rel_err = abs_err / max(abs(lo), abs(hi), 1e-300) if np.isfinite(g[i]) else rel_err
+        else:
+            who = "hand-written gradient" if custom else "autodiff gives"
+            ratio = _common_ratio(g[idx], ref)
+            extra = f"; it is {_times(ratio)} x the finite differences everywhere it differs" if ratio is not None else ""
+            text = f"{who} {fmt(g[i])} but finite differences give {fmt(ref[w])} at x={fmt(x[i])} ({count}){extra}"
+        return CheckResult("gradient_vs_fd", FAIL, text + kink_txt, max_abs_error=abs_err, max_rel_error=rel_err,
+                           worst_input=float(x[i]), dtype=dtype, kinks=tuple(kinks), hint=surrogate_hint(g, fd))
+    i = cmp.argmax_abs  # max_abs_error's point: the table shows the two together
     return CheckResult("gradient_vs_fd", PASS, f"matches finite differences at {x.size} points "
                        f"(max rel err {fmt(max_rel or 0)}){kink_txt}", max_abs_error=max_abs, max_rel_error=max_rel,
                        worst_input=float(x[i]) if i is not None else None, dtype=dtype, kinks=tuple(kinks))
+
+
+# The example of a failure is taken among the points whose error is within this factor of
+# the largest (method.md s.3b).
+NEAR_LARGEST = 0.9
+
+
+def _example(err: np.ndarray, prefer: np.ndarray | None = None, ref: np.ndarray | None = None) -> int:
+    """The index of a failure's example: the largest error (the errors of one check share the
+    gradient's scale, so this is the largest error relative to that scale), finite errors
+    first, among ``prefer`` when given. With ``ref`` (the right values), among the errors
+    within NEAR_LARGEST of the largest the point where |ref| is largest: a typical point where
+    the function has a slope, not one where the true gradient is ~0 (an error of the same size
+    everywhere would otherwise be shown where nothing is left of the gradient)."""
+    key = np.where(np.isfinite(err), err, -1.0)  # a number to show before a NaN
+    if prefer is not None:
+        key = np.where(prefer, key, -2.0)
+    i = int(np.argmax(key))
+    if ref is None or key[i] <= 0:
+        return i
+    with np.errstate(all="ignore"):
+        near = (key >= NEAR_LARGEST * key[i]) & np.isfinite(ref)
+    if not near.any():
+        return i
+    return int(np.argmax(np.where(near, np.abs(ref), -1.0)))
+
+
+# A deliberate surrogate gradient (method.md s.3b): the forward is flat (FD exactly 0) at
+# this fraction of the points and the gradient nonzero at this fraction of those (a
+# straight-through estimator), or the forward is linear (FD within LINEAR of one slope)
+# and the gradient one other constant multiple of it (gradient reversal or scaling).
+FLAT_POINTS = 0.75
+NONZERO_ON_FLAT = 0.1
+LINEAR = 1e-6
+
+
+def surrogate_hint(g: np.ndarray, fd: FDData) -> str | None:
+    """The hint for a gradient that is deliberately not the derivative, or None."""
+    ref = fd.estimate()
+    n = min(ref.size, g.size)
+    ref, g = ref[:n], g[:n]
+    flat = ref == 0
+    if flat.mean() > FLAT_POINTS and _varies(fd.stencil.y[:n]) and (g[flat] != 0).mean() > NONZERO_ON_FLAT:
+        reason = "straight-through estimator"
+    else:
+        finite = np.isfinite(ref)
+        if not finite.all() or not ref.size:
+            return None
+        med = float(np.median(ref))
+        if med == 0 or np.max(np.abs(ref - med)) > LINEAR * abs(med):
+            return None
+        ratio = _common_ratio(g, ref)
+        if ratio is None:
+            return None
+        reason = "gradient reversal" if ratio < 0 else "gradient scaling"
+    return (f"if this gradient is a deliberate surrogate (straight-through estimator, gradient reversal), mark it "
+            f"@gradcheck.skip(\"{reason}\")")
+
+
+def _varies(y: np.ndarray) -> bool:
+    finite = y[np.isfinite(y)]
+    return bool(finite.size and finite.max() > finite.min())
 
 
 
@@ -233,14 +316,18 @@ def check_custom_vs_autodiff(x: np.ndarray, u: np.ndarray, v_custom: np.ndarray,
         rel = err / np.maximum(aa, 1e-3 * scale)
     if bad.any():
         idx = np.nonzero(bad)[0]
-        i = idx[np.argmax(rel[idx])]
         uu = u.ravel()[:n]
+        # the example: the largest error of the gradient (VJP / upstream) itself
+        with np.errstate(all="ignore"):
+            e = err[idx] / np.abs(uu[idx])
+            w = _example(e, ref=a[idx] / uu[idx])
+        i = idx[w]
         gi_c, gi_a = c[i] / uu[i], a[i] / uu[i]
         ratio = _common_ratio(c[idx], a[idx])
-        extra = f"; it is {fmt(ratio)} x autodiff everywhere it differs" if ratio is not None else ""
+        extra = f"; it is {_times(ratio)} x autodiff everywhere it differs" if ratio is not None else ""
         return CheckResult("custom_vs_autodiff", FAIL, f"hand-written gradient {fmt(gi_c)} but autodiff of the forward "
                            f"gives {fmt(gi_a)} at x={fmt(xf[i])} (differs at {idx.size} of {n} points, "
-                           f"{where(xf[idx])}, rel err {fmt(rel[i])}){extra}", max_abs_error=float(np.nanmax(err[idx])),
+                           f"{where(xf[idx])}){extra}", max_abs_error=float(e[w]),
                            max_rel_error=float(rel[i]), worst_input=float(xf[i]), dtype=dtype)
     m = valid & np.isfinite(rel) & ~excused
     mr = masked_max(rel, m)
@@ -250,6 +337,15 @@ def check_custom_vs_autodiff(x: np.ndarray, u: np.ndarray, v_custom: np.ndarray,
                        dtype=dtype)
 
 
+def _times(ratio: float) -> str:
+    """A common factor, with the digits that tell it from 1 (1.0003, not 1)."""
+    for spec in (".4g", ".6g", ".8g"):
+        text = number(ratio, spec)
+        if float(text) != 1.0:
+            return text
+    return number(ratio, ".10g")
+
+
 def _common_ratio(c: np.ndarray, a: np.ndarray) -> float | None:
     with np.errstate(all="ignore"):
         nz = (np.abs(a) > 0) & np.isfinite(c) & np.isfinite(a)
@@ -257,7 +353,7 @@ def _common_ratio(c: np.ndarray, a: np.ndarray) -> float | None:
             return None
         r = c[nz] / a[nz]
     med = float(np.median(r))
-    if med != 1.0 and np.all(np.abs(r - med) <= 1e-3 * abs(med)):
+    if med not in (0.0, 1.0) and np.all(np.abs(r - med) <= 1e-3 * abs(med)):
         return med
     return None
 
@@ -301,16 +397,17 @@ def check_vjp_vs_fd(subject: Subject, X: np.ndarray, U: np.ndarray, G: np.ndarra
             discontinuous += int(jumps.sum())
         total_bad += int(bad.sum())
         total += bad.size
-        if bad.any():
-            i = int(np.argmax(np.where(bad, cmp.rel_err, -1)))
-            if worst is None or cmp.rel_err[i] > worst[0]:
+        if bad.any():  # the example: the largest error (method.md s.3b)
+            i = _example(cmp.abs_err, bad, q.richardson)
+            e = float(cmp.abs_err[i])
+            if worst is None or (np.isfinite(e) and not e <= worst[4]):  # finite errors first
                 worst = (float(cmp.rel_err[i]), float(gv[i]), float(q.richardson[i]), i, float(cmp.abs_err[i]))
     scope = "rows" if row_independent else "directions"
     if worst:
         rel, a, b, i, ab = worst
         place = f"row {i}" if row_independent else "the whole batch"
         return CheckResult("vjp_vs_fd", FAIL, f"u.J.v from the gradient is {fmt(a)} but the directional finite difference "
-                           f"is {fmt(b)} ({place}; wrong in {total_bad} of {total} {scope}, rel err {fmt(rel)})",
+                           f"is {fmt(b)} ({place}; wrong in {total_bad} of {total} {scope})",
                            max_abs_error=ab, max_rel_error=rel, dtype=dtype)
     note = f" ({discontinuous} crossed a discontinuity: ties/ranking changes)" if discontinuous else ""
     return CheckResult("vjp_vs_fd", PASS, f"u.J.v matches directional finite differences in {total} {scope}{note}",
@@ -366,8 +463,7 @@ def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, t
     small weights). Same step, Richardson and tolerance rules as the input check; the rounding
     noise is that of sum |u*f|."""
     dtype = subject.dtype
-    problems = []
-    worst_rel = 0.0
+    problems = []  # (status, message, relative error or None where no figure exists)
     for w, gw in zip(subject.weights, grads):
         name = getattr(w, "name", None) or "weight"  # not the path: its layer-name suffix counts instances
         w0 = np.array(w.numpy(), dtype=np.float64)
@@ -375,17 +471,21 @@ def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, t
         h = float(fd_step(np.array([np.max(np.abs(w0)) if w0.size else 0.0]), tol.eps)[0])
         q = _weight_quotients(subject, w, w0, dirs, h, X, U, tol.eps)
         status, problem, rel = _judge_weight(name, gw, w0, dirs, q, tol)
-        worst_rel = max(worst_rel, rel)
-        if problem is not None:
-            problems.append((status, problem))
-    if any(s == FAIL for s, _ in problems):
-        msg = "; ".join(m for s, m in problems if s == FAIL)
-        return CheckResult("weights", FAIL, msg, max_rel_error=worst_rel, dtype=dtype)
-    if problems:
-        return CheckResult("weights", WARN, "; ".join(m for _, m in problems), dtype=dtype)
+        problems.append((status, problem, rel))
+
+    def largest(rels):  # a figure only where one exists (a None gradient has none)
+        rels = [r for r in rels if r is not None]
+        return max(rels) if rels else None
+
+    if any(s == FAIL for s, _, _ in problems):
+        msg = "; ".join(m for s, m, _ in problems if s == FAIL)
+        return CheckResult("weights", FAIL, msg, max_rel_error=largest(r for s, _, r in problems if s == FAIL),
+                           dtype=dtype)
+    if any(m is not None for _, m, _ in problems):
+        return CheckResult("weights", WARN, "; ".join(m for _, m, _ in problems if m is not None), dtype=dtype)
     names = ", ".join(str(w.name) for w in subject.weights)
     return CheckResult("weights", PASS, f"gradients of {names} match finite differences on the weights",
-                       max_rel_error=worst_rel, dtype=dtype)
+                       max_rel_error=largest(r for _, _, r in problems), dtype=dtype)
 
 
 def _weight_directions(w0: np.ndarray, rng: np.random.Generator, n_dirs: int) -> list[np.ndarray]:
@@ -423,16 +523,16 @@ def _weight_quotients(subject: Subject, w, w0: np.ndarray, dirs, h: float, X, U,
     return q.with_noise_floor(ULPS_PER_EVAL * eps * PA[:, 2] / h)
 
 
-def _judge_weight(name: str, gw, w0: np.ndarray, dirs, q, tol: Tolerance) -> tuple[str, str | None, float]:
-    """(status, problem or None, its largest relative error) for one weight's gradient ``gw``."""
+def _judge_weight(name: str, gw, w0: np.ndarray, dirs, q, tol: Tolerance) -> tuple[str, str | None, float | None]:
+    """(status, problem or None, its largest relative error or None) for one weight's gradient ``gw``."""
     if gw is None:
         if np.all(np.abs(q.richardson) <= NO_EFFECT_ESTIMATES * (q.noise + q.trunc) + tol.fd_atol):
-            return WARN, f"weight '{name}' gets no gradient (None) and does not affect the output", 0.0
+            return WARN, f"weight '{name}' gets no gradient (None) and does not affect the output", None
         return FAIL, (f"weight '{name}' gets no gradient (None) although the output depends on it "
-                      f"(finite differences give {fmt(q.richardson[0])} along a random direction)"), 0.0
+                      f"(finite differences give {fmt(q.richardson[0])} along a random direction)"), None
     if gw.shape != w0.shape:
         return FAIL, (f"gradient for weight '{name}' has shape {gw.shape}, expected {w0.shape} "
-                      "(the weight's shape: reduce over the batch)"), 0.0
+                      "(the weight's shape: reduce over the batch)"), None
     gv = np.array([np.sum(gw * v) for v in dirs])
     cmp = compare_with_fd(gv, q, tol)
     if not cmp.ok.all():

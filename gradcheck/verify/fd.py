@@ -190,6 +190,7 @@ class FDComparison:
     max_abs: float | None  # largest abs_err over smooth_ok (None: no point passed smoothly)
     max_rel: float | None
     argmax_rel: int | None  # the point where rel_err is largest over smooth_ok
+    argmax_abs: int | None = None  # the point where abs_err is largest over smooth_ok (max_abs's)
 
     def pos(self, idx: np.ndarray) -> np.ndarray:
         """Positions in the detail arrays of the points ``idx`` (which must be in ``at``)."""
@@ -201,11 +202,12 @@ class FDComparison:
 
 
 def _smooth_maxima(abs_err, rel_err, smooth_ok):
-    """(max abs_err, max rel_err, its index) over smooth_ok, or Nones."""
+    """(max abs_err, max rel_err, its index, max abs_err's index) over smooth_ok, or Nones."""
     i = masked_argmax(rel_err, smooth_ok)
     if i is None:
-        return None, None, None
-    return masked_max(abs_err, smooth_ok), float(rel_err[i]), i
+        return None, None, None, None
+    j = masked_argmax(abs_err, smooth_ok)
+    return float(abs_err[j]), float(rel_err[i]), i, j
 
 
 def compare_with_fd(g: np.ndarray, q: Quotients, tol: Tolerance, rel_floor: float | None = None) -> FDComparison:
@@ -277,6 +279,7 @@ class CentralScreen:
     max_abs: float | None  # largest |g - d| over the passed points
     max_rel: float | None  # largest |g - d| / max(|d|, rel_floor) over them
     argmax_rel: int | None
+    argmax_abs: int | None = None  # where max_abs is
 
 
 def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarray, fglobal: float,
@@ -321,7 +324,8 @@ def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarra
             np.maximum(ad, floor_g, out=ad)
             rel = np.divide(err, ad, out=ad)
             i = masked_argmax(rel, ok)
-            return dmax, None if i is None else (float(rel[i]), -(sl.start + i), masked_max(err, ok))
+            j = masked_argmax(err, ok)
+            return dmax, None if i is None else (float(rel[i]), -(sl.start + i), float(err[j]), -(sl.start + j))
 
     pieces = for_chunks(screen, shape)
     rel_floor = relative_floor(None, max((p[0] for p in pieces), default=0.0))  # = relative_floor(d)
@@ -331,8 +335,9 @@ def central_screen(g: np.ndarray, fm1: np.ndarray, fp1: np.ndarray, h: np.ndarra
         parts = []
     if not parts:
         return CentralScreen(passed, rel_floor, None, None, None)
-    rel, neg_i, _ = max(parts)  # first index of the largest value, as one argmax would give
-    return CentralScreen(passed, rel_floor, max(p[2] for p in parts), rel, -neg_i)
+    rel, neg_i, _, _ = max(parts)  # first index of the largest value, as one argmax would give
+    err, neg_j = max((p[2], p[3]) for p in parts)
+    return CentralScreen(passed, rel_floor, err, rel, -neg_i, -neg_j)
 
 
 def merge_screen(screen: CentralScreen, idx: np.ndarray, cmp_sub: FDComparison | None) -> FDComparison:
@@ -341,18 +346,20 @@ def merge_screen(screen: CentralScreen, idx: np.ndarray, cmp_sub: FDComparison |
     ok = screen.passed.copy()
     smooth_ok = screen.passed.copy()  # the screen is the caller's: not written through
     kink = np.zeros(ok.shape, bool)
-    max_abs, max_rel, argmax_rel = screen.max_abs, screen.max_rel, screen.argmax_rel
+    max_abs, max_rel, argmax_rel, argmax_abs = screen.max_abs, screen.max_rel, screen.argmax_rel, screen.argmax_abs
     if not idx.size:
         empty = np.empty(0)
-        return FDComparison(ok, smooth_ok, kink, idx, empty, empty, empty, empty, empty, max_abs, max_rel, argmax_rel)
+        return FDComparison(ok, smooth_ok, kink, idx, empty, empty, empty, empty, empty, max_abs, max_rel, argmax_rel,
+                            argmax_abs)
     ok[idx], smooth_ok[idx], kink[idx] = cmp_sub.ok, cmp_sub.smooth_ok, cmp_sub.kink
     if cmp_sub.argmax_rel is not None:  # some of them passed smoothly: the maxima may be theirs
-        i = int(idx[cmp_sub.argmax_rel])
-        max_abs = cmp_sub.max_abs if max_abs is None else max(max_abs, cmp_sub.max_abs)
+        i, j = int(idx[cmp_sub.argmax_rel]), int(idx[cmp_sub.argmax_abs])
+        if max_abs is None or (cmp_sub.max_abs, -j) > (max_abs, -argmax_abs):
+            max_abs, argmax_abs = cmp_sub.max_abs, j
         if max_rel is None or (cmp_sub.max_rel, -i) > (max_rel, -argmax_rel):  # ties: the first point
             max_rel, argmax_rel = cmp_sub.max_rel, i
     return FDComparison(ok, smooth_ok, kink, idx, cmp_sub.abs_err, cmp_sub.rel_err, cmp_sub.tol, cmp_sub.jump,
-                        cmp_sub.spread, max_abs, max_rel, argmax_rel)
+                        cmp_sub.spread, max_abs, max_rel, argmax_rel, argmax_abs)
 
 
 def cluster_points(x: np.ndarray, weight: np.ndarray, width: np.ndarray, limit: int = 20) -> list[float]:

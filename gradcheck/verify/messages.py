@@ -8,9 +8,12 @@ import re
 
 import numpy as np
 
+from ..results import number
+
 
 def fmt(v: float) -> str:
-    return f"{v:.4g}"
+    """4 significant digits; zero as 0, never -0 (results.number)."""
+    return number(v)
 
 
 def where(xs: np.ndarray) -> str:

@@ -18,7 +18,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..results import ERROR, FAIL, MODE_PHRASES, PASS, SKIP, WARN, ActivationResult, CheckResult, worst
+from ..results import (ERROR, FAIL, JUMP, MODE_PHRASES, PASS, SKIP, WARN, ActivationResult, CheckResult, lead_order,
+                       short_message, worst)
 from ..settings import Settings
 from . import checks as C
 from .arrays import divide
@@ -339,9 +340,10 @@ def _autodiff(subject: Subject, x: np.ndarray, u: np.ndarray):
 
 def _gradient_vs_fd(ctx: CheckContext) -> CheckResult:
     p = ctx.points
-    result = C.check_gradient_vs_fd(p.x, p.g, p.fd, ctx.tol, ctx.dtype, p.cmp)
+    result = C.check_gradient_vs_fd(p.x, p.g, p.fd, ctx.tol, ctx.dtype, p.cmp, ctx.custom)
     ctx.curves.kinks = result.kinks
-    return result
+    # a wrong value is the hand-written gradient's; a jump is the forward's
+    return result if result.finding == JUMP else _blame_hand_written(ctx, result)
 
 
 def _vjp_vs_fd(ctx: CheckContext) -> CheckResult:
@@ -465,24 +467,33 @@ CHECK_NAMES = tuple(s.name for s in STEPS if s.name is not None)
 
 # -- the verdict ------------------------------------------------------------------------------
 def verdict(activation, checks: list[CheckResult], elementwise) -> ActivationResult:
-    """The activation's status (the worst of its checks) and its one-line message: the first
-    check with that status, or "gradient correct" with the kinks found."""
+    """The activation's status (the worst of its checks) and its one-line message: the check
+    that best explains it (results.lead_order), then "also: <check>: <short>" for every other
+    failing check; or "gradient correct" with the kinks found."""
     status = worst(c.status for c in checks) if checks else ERROR
+    checks = [c if c.mode is None else dataclasses.replace(c, message=f"{MODE_PHRASES[c.mode]}: {c.message}")
+              for c in checks]
     if status in (ERROR, FAIL, WARN):
-        first = next(c for c in checks if c.status == status)
+        lead, *others = lead_order(checks, status)
         # "raised ValueError: ..." reads best alone; anything else names its check
-        plain = status == ERROR and first.name == "forward"
-        message = first.message if plain else f"{first.name}: {first.message}"
-        if first.mode is not None:
-            message = f"{MODE_PHRASES[first.mode]}: {message}"
+        plain = status == ERROR and lead.name == "forward"
+        mode = MODE_PHRASES[lead.mode] if lead.mode is not None else None
+        own = lead.message[len(mode) + 2:] if mode else lead.message
+        message = own if plain else f"{lead.name}: {own}"
+        if mode:
+            message = f"{mode}: {message}"
+        seen = {(lead.name, short_message(lead, with_mode=False))}
+        for c in others:
+            key = (c.name, short_message(c, with_mode=False))
+            if key not in seen:  # a layer's two modes may say the same
+                seen.add(key)
+                message += f"; also: {c.name}: {short_message(c)}"
     else:
         fd = next((c for c in checks if c.name in ("gradient_vs_fd", "vjp_vs_fd")), None)
         dtype = checks[0].dtype if checks else None
         message = f"gradient correct ({dtype})"
         if fd is not None and fd.kinks:
             message += f"; kinks at x={', '.join(fmt(k) for k in fd.kinks[:6])}"
-    checks = [c if c.mode is None else dataclasses.replace(c, message=f"{MODE_PHRASES[c.mode]}: {c.message}")
-              for c in checks]
     return ActivationResult(id=activation.id, file=activation.file, name=activation.name, kind=activation.kind,
                             status=status, message=message, checks=tuple(checks), elementwise=elementwise)
 

@@ -182,7 +182,7 @@ def _elementwise(subject: Subject, x: np.ndarray, u: np.ndarray, tol: Tolerance,
                    f"x={fmt(x[idx[w]])})")
         return CheckResult(NAME, FAIL, msg + kink_txt, max_abs_error=float(cmp.abs_err[p[w]]),
                            max_rel_error=float(rel[w]), worst_input=float(x[idx[w]]), dtype=dtype, kinks=tuple(kinks))
-    i = cmp.argmax_rel
+    i = cmp.argmax_abs  # max_abs_error's point
     if none:
         msg = (f"second derivative is None (no op of the gradient depends on x): 0, as finite differences of the "
                f"gradient confirm at {n} points (the gradient is piecewise constant)")
