@@ -151,10 +151,11 @@ def start(ctx: CheckContext) -> None:
         flat = X.reshape(-1)
         rng.shuffle(flat[:n])  # rows of mixed inputs, not sorted runs
         flat[n:] = flat[n - 1]  # the padding repeats the last point
-    U = upstream(rng, X.shape)
+    U = upstream(rng, subject.out_shape(X.shape))  # the output's shape (GLU: half the input's)
     ev = subject.evaluate(X, U, weights=bool(subject.weights))
     ctx.main = MainPass(X, n, U, ev)
-    ctx.curves.x, ctx.curves.y = X.ravel()[:n], ev.y.ravel()[:n]  # a plot shows at least the function
+    if ev.y.shape == X.shape:  # a plot shows at least the function (of one variable: shape kept)
+        ctx.curves.x, ctx.curves.y = X.ravel()[:n], ev.y.ravel()[:n]
 
 
 def _start_as_first(ctx: CheckContext) -> bool:
@@ -187,7 +188,7 @@ def _start_as_first(ctx: CheckContext) -> bool:
 
 # -- the steps ------------------------------------------------------------------------------
 def _forward(ctx: CheckContext) -> CheckResult:
-    return C.check_forward(ctx.main.X.ravel(), ctx.main.ev.y.ravel(), ctx.dtype, ctx.note)
+    return C.check_forward(ctx.main.X, ctx.main.ev.y, ctx.dtype, ctx.note)
 
 
 def _gradient(ctx: CheckContext) -> CheckResult:
@@ -217,7 +218,7 @@ def _upstream(ctx: CheckContext) -> CheckResult:
     """Linearity in dy shows at every point alike: a subset (with the special points) is enough."""
     subject, weights = ctx.subject, bool(ctx.subject.weights)
     sub = ctx.main.X[spread_rows(ctx.main.X.shape[0], SUBSET_ROWS)]
-    Us = upstream(ctx.rng, sub.shape)
+    Us = upstream(ctx.rng, subject.out_shape(sub.shape))
     base = subject.evaluate(sub, Us, weights=weights)
     scaled = {k: subject.evaluate(sub, k * Us, weights=weights) for k in C.UPSTREAM_FACTORS}
     return _blame_hand_written(ctx, C.check_upstream(base, scaled, ctx.tol, ctx.custom, ctx.dtype))

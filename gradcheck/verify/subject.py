@@ -88,6 +88,7 @@ class Subject:
         self.layer = None
         self._state = None  # (variables, values after the first call) of a layer
         self.graph_traced = {}  # the graph check's graph functions by shape (the xla check reads their trace)
+        self.out_tails = {}  # input's trailing shape -> output's, when they differ (GLU halves the last axis)
         obj = activation.obj
         if self.kind == Kind.LAYER:
             self.layer = build_layer(obj, dtype)
@@ -134,7 +135,21 @@ class Subject:
         if not y.dtype.is_floating:
             raise UserCodeError(f"returned {_article(y.dtype.name)} {y.dtype.name} tensor, expected a floating-point tensor")
         if tuple(y.shape) != tuple(x.shape):
-            raise UserCodeError(f"returned shape {tuple(y.shape)} for input shape {tuple(x.shape)}")
+            # the contract allows other trailing sizes (GLU, maxout, CReLU), not another batch
+            # size; nor another rank: a reduction over the features is not an activation
+            if y.shape.rank in (None, 0) or y.shape[0] != x.shape[0]:
+                raise UserCodeError(f"returned shape {tuple(y.shape)} for input shape {tuple(x.shape)}: the leading "
+                                    "(batch) dimension must be kept")
+            if y.shape.rank != x.shape.rank:
+                raise UserCodeError(f"returned shape {tuple(y.shape)} for input shape {tuple(x.shape)}: an activation "
+                                    "keeps the number of axes (it may change their sizes, as GLU halves the last)")
+            self.out_tails[tuple(x.shape[1:])] = tuple(y.shape[1:])
+
+    def out_shape(self, x_shape) -> tuple:
+        """The output's shape for an input of ``x_shape`` (an upstream gradient must have it):
+        ``x_shape`` itself unless a call on that trailing shape returned another one."""
+        x_shape = tuple(x_shape)
+        return (x_shape[0],) + self.out_tails.get(x_shape[1:], x_shape[1:])
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return host(self.call(to_tensor(x, self.tf_dtype)))
@@ -147,7 +162,7 @@ class Subject:
         steps = {abs(k): (ht if abs(k) == 1 else ht * abs(k)) for k in ks}  # one product per |k|
         return [host(self.call(xt + steps[k] if k > 0 else xt - steps[-k])) for k in ks]
 
-    def evaluate(self, x: np.ndarray, u: np.ndarray, *, weights=False, fn=None) -> Evaluation:
+    def evaluate(self, x: np.ndarray, u: np.ndarray | None, *, weights=False, fn=None) -> Evaluation:
         """Forward and reverse pass as training runs them: GradientTape, upstream ``u``.
         ``x`` may already be a tensor of the subject's dtype.
 
@@ -158,7 +173,7 @@ class Subject:
             tape.watch(xt)
             y = self.call(xt, fn)
         ws = self.weights if weights else []  # after the call: a layer's first call builds them
-        ut = to_tensor(u, y.dtype)
+        ut = tf.ones_like(y) if u is None else to_tensor(u, y.dtype)  # None: ones of the output's shape
         out = Evaluation(y=host(y), x_tensor=xt)
         try:
             grads = tape.gradient(y, [xt] + ws, output_gradients=ut)
@@ -252,8 +267,9 @@ class Subject:
         its ``function`` the tf.function it calls."""
         call = self._call
         spec = tf.TensorSpec(shape, self.tf_dtype)
+        uspec = tf.TensorSpec(self.out_shape(shape), self.tf_dtype)  # the upstream has the output's shape
 
-        @tf.function(input_signature=[spec, spec], jit_compile=jit_compile)
+        @tf.function(input_signature=[spec, uspec], jit_compile=jit_compile)
         def fwd_bwd(x, u):
             with tf.GradientTape() as tape:
                 tape.watch(x)
@@ -392,7 +408,7 @@ def _probe_gradient(s: Subject, activation, probe, training: bool | None) -> str
     """None if the gradient runs in float64 (or fails in float32 too: then the float64 run
     reports it); else a note why float32 is used. Marks a hand-written gradient whose
     arithmetic is float32 (all its values float32 numbers with a ones upstream)."""
-    ones = np.ones_like(probe)
+    ones = np.ones(s.out_shape(probe.shape))
     try:
         ev = s.evaluate(probe, ones)
     except UserCodeError as exc:
