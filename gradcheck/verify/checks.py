@@ -6,6 +6,8 @@ order and what each one is given.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..discover import Kind
@@ -16,7 +18,7 @@ from .messages import BATCH_HINT, NAN_GRADIENT_HINT, UPSTREAM_HINT, describe_poi
 from .stencil import FDData
 from .structure import same_outputs
 from .subject import Subject
-from .tolerances import ULPS_PER_EVAL, Tolerance
+from .tolerances import ULPS_PER_EVAL, Tolerance, tolerance_for
 
 # -- forward --------------------------------------------------------------------------------
 def check_forward(X: np.ndarray, Y: np.ndarray, dtype: str, note: str | None) -> CheckResult:
@@ -391,13 +393,18 @@ def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, t
     dtype = subject.dtype
     problems = []
     worst_rel = 0.0
+    names = []
     for w, gw in zip(subject.weights, grads):
-        name = getattr(w, "name", None) or "weight"  # not the path: its layer-name suffix counts instances
+        # a layer's weight by its name (not the path: its layer-name suffix counts instances);
+        # a variable the activation reads by the Python name it has there
+        label = subject.weight_label(w)
+        names.append(label[len("weight "):].strip("'") if label.startswith("weight '") else label.split(" (")[0])
+        wtol = _coarser(tol, w)
         w0 = np.array(w.numpy(), dtype=np.float64)
         dirs = _weight_directions(w0, rng, n_dirs)
-        h = float(fd_step(np.array([np.max(np.abs(w0)) if w0.size else 0.0]), tol.eps)[0])
-        q = _weight_quotients(subject, w, w0, dirs, h, X, U, tol.eps)
-        status, problem, rel = _judge_weight(name, gw, w0, dirs, q, tol)
+        h = float(fd_step(np.array([np.max(np.abs(w0)) if w0.size else 0.0]), wtol.eps)[0])
+        q = _weight_quotients(subject, w, w0, dirs, h, X, U, wtol.eps)
+        status, problem, rel = _judge_weight(label, gw, w0, dirs, q, wtol, subject.custom is not None)
         worst_rel = max(worst_rel, rel)
         if problem is not None:
             problems.append((status, problem))
@@ -406,9 +413,25 @@ def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, t
         return CheckResult("weights", FAIL, msg, max_rel_error=worst_rel, dtype=dtype)
     if problems:
         return CheckResult("weights", WARN, "; ".join(m for _, m in problems), dtype=dtype)
-    names = ", ".join(str(w.name) for w in subject.weights)
-    return CheckResult("weights", PASS, f"gradients of {names} match finite differences on the weights",
+    on = "the weights" if subject.layer is not None else "the variables"
+    return CheckResult("weights", PASS, f"gradients of {', '.join(names)} match finite differences on {on}",
                        max_rel_error=worst_rel, dtype=dtype)
+
+
+def _coarser(tol: Tolerance, w) -> Tolerance:
+    """``tol``, or the row of the weight's own dtype where it is coarser (a float32 variable
+    cast into a float64 computation: its steps round to float32)."""
+    name = getattr(getattr(w, "dtype", None), "name", getattr(w, "dtype", None))
+    if not isinstance(name, str) or name == tol.dtype:
+        return tol
+    try:
+        own = tolerance_for(name)
+    except TypeError:
+        return tol
+    if own.eps <= tol.eps:
+        return tol
+    return dataclasses.replace(tol, eps=own.eps, fd_rtol=max(tol.fd_rtol, own.fd_rtol),
+                               fd_atol=max(tol.fd_atol, own.fd_atol))
 
 
 def _weight_directions(w0: np.ndarray, rng: np.random.Generator, n_dirs: int) -> list[np.ndarray]:
@@ -428,6 +451,7 @@ def _weight_directions(w0: np.ndarray, rng: np.random.Generator, n_dirs: int) ->
 def _weight_quotients(subject: Subject, w, w0: np.ndarray, dirs, h: float, X, U, eps: float):
     """Quotients of sum(u * f(x; w0 + t v)) along each direction (the weight is put back)."""
     phis, phis_abs = [], []
+    original = w.numpy()  # put back exactly: another activation of the file may read it too
     try:
         for v in dirs:
             row, row_abs = [], []
@@ -439,27 +463,35 @@ def _weight_quotients(subject: Subject, w, w0: np.ndarray, dirs, h: float, X, U,
             phis.append(row)
             phis_abs.append(row_abs)
     finally:
-        w.assign(w0)
+        w.assign(original)
     P = np.array(phis)  # (dirs, 5)
     PA = np.array(phis_abs)
     q = quotients(P[:, 0], P[:, 1], P[:, 2], P[:, 3], P[:, 4], np.full(len(dirs), h), eps)
     return q.with_noise_floor(ULPS_PER_EVAL * eps * PA[:, 2] / h)
 
 
-def _judge_weight(name: str, gw, w0: np.ndarray, dirs, q, tol: Tolerance) -> tuple[str, str | None, float]:
-    """(status, problem or None, its largest relative error) for one weight's gradient ``gw``."""
+def _judge_weight(label: str, gw, w0: np.ndarray, dirs, q, tol: Tolerance,
+                  custom: bool = False) -> tuple[str, str | None, float]:
+    """(status, problem or None, its largest relative error) for one weight's gradient ``gw``.
+    ``label``: "weight 'kernel'" or "variable 'alpha' (module-level tf.Variable)" (Subject.weight_label);
+    ``custom``: a hand-written gradient (its grad function returns the variables' gradients)."""
+    variable = label.startswith("variable")
+    grad_of = f"gradient w.r.t. {label}" if variable else f"gradient for {label}"
     if gw is None:
         if np.all(np.abs(q.richardson) <= NO_EFFECT_ESTIMATES * (q.noise + q.trunc) + tol.fd_atol):
-            return WARN, f"weight '{name}' gets no gradient (None) and does not affect the output", 0.0
-        return FAIL, (f"weight '{name}' gets no gradient (None) although the output depends on it "
-                      f"(finite differences give {fmt(q.richardson[0])} along a random direction)"), 0.0
+            return WARN, f"{label} gets no gradient (None) and does not affect the output", 0.0
+        fix = "; the grad function returned None for it: return (dx, [d_var]) from grad(dy, variables=None)" \
+            if variable and custom else ""
+        return FAIL, (f"{label} gets no gradient (None) although the output depends on it "
+                      f"(finite differences give {fmt(q.richardson[0])} along a random direction){fix}"), 0.0
     if gw.shape != w0.shape:
-        return FAIL, (f"gradient for weight '{name}' has shape {gw.shape}, expected {w0.shape} "
-                      "(the weight's shape: reduce over the batch)"), 0.0
+        return FAIL, (f"{grad_of} has shape {gw.shape}, expected {w0.shape} "
+                      f"(the {'variable' if variable else 'weight'}'s shape: reduce over the batch)"), 0.0
     gv = np.array([np.sum(gw * v) for v in dirs])
     cmp = compare_with_fd(gv, q, tol)
     if not cmp.ok.all():
         i = int(np.argmax(np.where(cmp.ok, -1, cmp.rel_err)))
-        return FAIL, (f"gradient for weight '{name}' is {fmt(gv[i])} along a direction where finite "
+        along = "" if variable and w0.size == 1 else " along a direction"
+        return FAIL, (f"{grad_of} is {fmt(gv[i])}{along} where finite "
                       f"differences give {fmt(q.richardson[i])} (rel err {fmt(cmp.rel_err[i])})"), float(cmp.rel_err[i])
     return PASS, None, float(np.max(cmp.rel_err))

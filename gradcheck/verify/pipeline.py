@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..discover import Kind
 from ..results import ERROR, FAIL, MODE_PHRASES, PASS, SKIP, WARN, ActivationResult, CheckResult, worst
 from ..settings import Settings
 from . import checks as C
@@ -92,9 +93,21 @@ def run_mode(ctx: CheckContext) -> None:
             _run_step(step, ctx)
     except UserCodeError as exc:
         # the user's code raised (or returned junk) in whatever step was running
-        ctx.results.append(CheckResult(exc.stage, ERROR, exc.reason, dtype=ctx.dtype))
+        ctx.results.append(CheckResult(exc.stage, exc.status, exc.reason, dtype=ctx.dtype, line=_blamed_line(ctx, exc)))
     finally:
         _keras_name_scopes(scopes)
+
+
+def _blamed_line(ctx: CheckContext, exc: UserCodeError) -> int | None:
+    """The grad function's line when the user's code raised because of its hand-written
+    gradient (fail: a grad function that gives no gradient for a variable it must), else None."""
+    if exc.status != FAIL or ctx.activation.kind != Kind.CUSTOM_GRADIENT:
+        return None
+    try:  # before a subject was chosen (the forward raised): a subject only to find the line
+        subject = ctx.subject or Subject(ctx.activation, "float32", ctx.mode)
+        return subject.gradient_line()
+    except UserCodeError:
+        return None
 
 
 def _run_step(step: Step, ctx: CheckContext) -> None:
@@ -152,7 +165,7 @@ def start(ctx: CheckContext) -> None:
         rng.shuffle(flat[:n])  # rows of mixed inputs, not sorted runs
         flat[n:] = flat[n - 1]  # the padding repeats the last point
     U = upstream(rng, subject.out_shape(X.shape))  # the output's shape (GLU: half the input's)
-    ev = subject.evaluate(X, U, weights=bool(subject.weights))
+    ev = subject.evaluate(X, U, weights=True)  # a layer's weights, the variables a function reads
     ctx.main = MainPass(X, n, U, ev)
     if ev.y.shape == X.shape:  # a plot shows at least the function (of one variable: shape kept)
         ctx.curves.x, ctx.curves.y = X.ravel()[:n], ev.y.ravel()[:n]
@@ -171,7 +184,7 @@ def _start_as_first(ctx: CheckContext) -> bool:
     try:
         subject = Subject(ctx.activation, first.subject.dtype, ctx.mode)
         subject.tol_dtype, subject.grad_tol_dtype = first.subject.tol_dtype, first.subject.grad_tol_dtype
-        ev = subject.evaluate(first.main.X, first.main.U, weights=bool(first.subject.weights))
+        ev = subject.evaluate(first.main.X, first.main.U, weights=True)
     except UserCodeError:
         return False
     a = first.main.ev
@@ -358,7 +371,7 @@ def _weights(ctx: CheckContext) -> CheckResult:
     Xw, Uw = m.X[rows], m.U[rows]
     wg = m.ev.weight_grads if rows.size == m.X.shape[0] else \
         ctx.subject.evaluate(Xw, Uw, weights=True).weight_grads
-    return C.check_weights(ctx.subject, Xw, Uw, wg, ctx.tol, ctx.rng)
+    return _blame_hand_written(ctx, C.check_weights(ctx.subject, Xw, Uw, wg, ctx.tol, ctx.rng))
 
 
 def _two_calls(ctx: CheckContext) -> CheckResult:
