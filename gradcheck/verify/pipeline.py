@@ -369,8 +369,9 @@ def _weights(ctx: CheckContext) -> CheckResult:
     m = ctx.main
     rows = spread_rows(m.X.shape[0], WEIGHT_ROWS)
     Xw, Uw = m.X[rows], m.U[rows]
-    wg = m.ev.weight_grads if rows.size == m.X.shape[0] else \
-        ctx.subject.evaluate(Xw, Uw, weights=True).weight_grads
+    wg = m.ev.weight_grads
+    if rows.size != m.X.shape[0] or len(wg or []) != len(ctx.subject.weights):
+        wg = ctx.subject.evaluate(Xw, Uw, weights=True).weight_grads
     return _blame_hand_written(ctx, C.check_weights(ctx.subject, Xw, Uw, wg, ctx.tol, ctx.rng))
 
 

@@ -93,6 +93,7 @@ class Subject:
         # trainable float tf.Variables the activation reads beyond a layer's own weights (a
         # module-level alpha): found by the first gradient tape (evaluate), None until then
         self.variables = None
+        self._variables_confirmed = False
         obj = activation.obj
         if self.kind == Kind.LAYER:
             self.layer = build_layer(obj, dtype)
@@ -248,6 +249,12 @@ class Subject:
             y = self.call(xt, fn)
         if self.variables is None:
             self.variables = self._find_variables(tape)
+        elif self.variables and not self._variables_confirmed:
+            # a variable created inside the call (a new one each time) is no parameter: only
+            # those the second call reads again are kept
+            again = {id(v) for v in self._find_variables(tape)}
+            self.variables = [v for v in self.variables if id(v) in again]
+            self._variables_confirmed = True
         ws = self.weights if weights else []  # after the call: a layer's first call builds them
         ut = tf.ones_like(y) if u is None else to_tensor(u, y.dtype)  # None: ones of the output's shape
         out = Evaluation(y=host(y), x_tensor=xt)
