@@ -130,6 +130,9 @@ def test_cli_reports_shape_changing_activations_in_every_format(tmp_path):
     assert "glu_custom_gate_wrong" in junit.read_text() and "<failure" in junit.read_text()
     assert "::error file=" in github.read_text() and "title=gradcheck FAIL%3A glu_custom_gate_wrong" in github.read_text()
     assert "glu_custom_gate_wrong" in text.read_text()
+    # a plot has no curve of one variable to draw, and says so instead of failing
+    plots = sorted(q.name.rsplit("__", 1)[-1] for q in (tmp_path / "plots").glob("*.png"))
+    assert plots == ["crelu.png", "glu.png", "glu_custom_gate_wrong.png"], plots
 
 
 def test_upstream_linearity_is_judged_on_the_output_shaped_upstream():

@@ -167,8 +167,12 @@ def start(ctx: CheckContext) -> None:
     U = upstream(rng, subject.out_shape(X.shape))  # the output's shape (GLU: half the input's)
     ev = subject.evaluate(X, U, weights=True)  # a layer's weights, the variables a function reads
     ctx.main = MainPass(X, n, U, ev)
+    ctx.curves.x = X.ravel()[:n]
     if ev.y.shape == X.shape:  # a plot shows at least the function (of one variable: shape kept)
-        ctx.curves.x, ctx.curves.y = X.ravel()[:n], ev.y.ravel()[:n]
+        ctx.curves.y = ev.y.ravel()[:n]
+    else:
+        ctx.curves.note = (f"output of shape (n, {', '.join(map(str, ev.y.shape[1:]))}) for input (n, "
+                           f"{', '.join(map(str, X.shape[1:]))}): no curve of one variable to draw")
 
 
 def _start_as_first(ctx: CheckContext) -> bool:
