@@ -171,3 +171,20 @@ def test_a_variable_in_a_closure_is_named_as_such():
     r = run(make())
     assert r.status == "fail"
     assert r.message.startswith("weights: gradient w.r.t. variable 'slope' (tf.Variable in a closure) is "), r.message
+
+
+calls = tf.Variable(0.0, name="calls")
+
+
+def tanh_counting_calls(x):
+    calls.assign_add(1.0)
+    return tf.tanh(x)
+
+
+def test_a_variable_read_as_state_only_is_no_parameter_and_no_warning():
+    """A call counter kept in a trainable (the default) float variable: read, no gradient, no
+    effect on the output: not a weight left untrained."""
+    r = run(tanh_counting_calls)
+    assert r.status == "pass", r.message
+    assert r.check("weights").message == ("variable 'calls' read but not affecting the output (state, not a "
+                                          "parameter)")

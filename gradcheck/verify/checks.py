@@ -393,7 +393,7 @@ def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, t
     dtype = subject.dtype
     problems = []
     worst_rel = 0.0
-    names = []
+    names, unused = [], []
     for w, gw in zip(subject.weights, grads):
         # a layer's weight by its name (not the path: its layer-name suffix counts instances);
         # a variable the activation reads by the Python name it has there
@@ -406,7 +406,9 @@ def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, t
         q = _weight_quotients(subject, w, w0, dirs, h, X, U, wtol.eps)
         status, problem, rel = _judge_weight(label, gw, w0, dirs, q, wtol, subject.custom is not None)
         worst_rel = max(worst_rel, rel)
-        if problem is not None:
+        if status == SKIP:  # state the function keeps (a call counter), not a parameter of it
+            unused.append(names.pop())
+        elif problem is not None:
             problems.append((status, problem))
     if any(s == FAIL for s, _ in problems):
         msg = "; ".join(m for s, m in problems if s == FAIL)
@@ -414,8 +416,10 @@ def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, t
     if problems:
         return CheckResult("weights", WARN, "; ".join(m for _, m in problems), dtype=dtype)
     on = "the weights" if subject.layer is not None else "the variables"
-    return CheckResult("weights", PASS, f"gradients of {', '.join(names)} match finite differences on {on}",
-                       max_rel_error=worst_rel, dtype=dtype)
+    msg = f"gradients of {', '.join(names)} match finite differences on {on}" if names else ""
+    if unused:
+        msg += ("; " if msg else "") + f"{', '.join(unused)} read but not affecting the output (state, not a parameter)"
+    return CheckResult("weights", PASS, msg, max_rel_error=worst_rel, dtype=dtype)
 
 
 def _coarser(tol: Tolerance, w) -> Tolerance:
@@ -479,6 +483,8 @@ def _judge_weight(label: str, gw, w0: np.ndarray, dirs, q, tol: Tolerance,
     grad_of = f"gradient w.r.t. {label}" if variable else f"gradient for {label}"
     if gw is None:
         if np.all(np.abs(q.richardson) <= NO_EFFECT_ESTIMATES * (q.noise + q.trunc) + tol.fd_atol):
+            if variable:  # a variable the function reads without using it for the output: a counter
+                return SKIP, None, 0.0
             return WARN, f"{label} gets no gradient (None) and does not affect the output", 0.0
         fix = "; the grad function returned None for it: return (dx, [d_var]) from grad(dy, variables=None)" \
             if variable and custom else ""
