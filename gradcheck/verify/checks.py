@@ -399,11 +399,11 @@ def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, t
         # a variable the activation reads by the Python name it has there
         label = subject.weight_label(w)
         names.append(label[len("weight "):].strip("'") if label.startswith("weight '") else label.split(" (")[0])
-        wtol = _coarser(tol, w)
+        wtol, step_eps = _coarser(tol, w)
         w0 = np.array(w.numpy(), dtype=np.float64)
         dirs = _weight_directions(w0, rng, n_dirs)
-        h = float(fd_step(np.array([np.max(np.abs(w0)) if w0.size else 0.0]), wtol.eps)[0])
-        q = _weight_quotients(subject, w, w0, dirs, h, X, U, wtol.eps)
+        h = float(fd_step(np.array([np.max(np.abs(w0)) if w0.size else 0.0]), step_eps)[0])
+        q = _weight_quotients(subject, w, w0, dirs, h, X, U, tol.eps)
         status, problem, rel = _judge_weight(label, gw, w0, dirs, q, wtol, subject.custom is not None)
         worst_rel = max(worst_rel, rel)
         if status == SKIP:  # state the function keeps (a call counter), not a parameter of it
@@ -422,20 +422,23 @@ def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, t
     return CheckResult("weights", PASS, msg, max_rel_error=worst_rel, dtype=dtype)
 
 
-def _coarser(tol: Tolerance, w) -> Tolerance:
-    """``tol``, or the row of the weight's own dtype where it is coarser (a float32 variable
-    cast into a float64 computation: its steps round to float32)."""
+def _coarser(tol: Tolerance, w) -> tuple[Tolerance, float]:
+    """(tolerance, eps for the step) for a weight: ``tol`` and its eps, unless the weight's own
+    dtype is coarser than the arithmetic (a float32 variable cast into a float64 computation).
+    Then the step is that dtype's (a smaller one rounds away) and a random direction's steps
+    round to it (relative error ~eps32/h), so its fd_rtol/fd_atol apply; the rounding noise of
+    the sum u*f stays the arithmetic's (``tol.eps``): a float32 noise estimate would be so wide
+    that a weight the output depends on would look like one it does not."""
     name = getattr(getattr(w, "dtype", None), "name", getattr(w, "dtype", None))
     if not isinstance(name, str) or name == tol.dtype:
-        return tol
+        return tol, tol.eps
     try:
         own = tolerance_for(name)
     except TypeError:
-        return tol
+        return tol, tol.eps
     if own.eps <= tol.eps:
-        return tol
-    return dataclasses.replace(tol, eps=own.eps, fd_rtol=max(tol.fd_rtol, own.fd_rtol),
-                               fd_atol=max(tol.fd_atol, own.fd_atol))
+        return tol, tol.eps
+    return dataclasses.replace(tol, fd_rtol=max(tol.fd_rtol, own.fd_rtol), fd_atol=max(tol.fd_atol, own.fd_atol)), own.eps
 
 
 def _weight_directions(w0: np.ndarray, rng: np.random.Generator, n_dirs: int) -> list[np.ndarray]:

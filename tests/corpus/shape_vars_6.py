@@ -14,6 +14,7 @@ missing (None) variable gradient fails; a non-trainable variable is not differen
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 EXPECTED = {
@@ -38,6 +39,8 @@ EXPECTED = {
     "prelu_var_grad_sign": ("fail", "weights"),
     "prelu_var_grad_none": ("fail", "weights"),
     "prelu_var_grad_unsummed_mean": ("fail", "weights"),
+    "channel_prelu_var": ("pass", None),
+    "channel_prelu_var_1pct": ("fail", "weights"),
 }
 
 
@@ -210,5 +213,37 @@ def prelu_var_grad_unsummed_mean(x):
         dx = dy * tf.where(x > 0, tf.ones_like(x), a * tf.ones_like(x))
         da = tf.reduce_mean(dy * tf.where(x > 0, tf.zeros_like(x), x))
         return dx, [tf.cast(da, leak3.dtype)]
+
+    return y, grad
+
+
+slopes = tf.Variable(np.linspace(0.1, 0.4, 8), dtype=tf.float32, name="slopes")
+slopes_b = tf.Variable(np.linspace(0.1, 0.4, 8), dtype=tf.float32, name="slopes_b")
+
+
+@tf.custom_gradient
+def channel_prelu_var(x):
+    """A float32 slope per channel, read by a float64 computation: its steps round to float32."""
+    a = tf.cast(slopes, x.dtype)
+    y = tf.where(x > 0, x, a * x)
+
+    def grad(dy, variables=None):
+        dx = dy * tf.where(x > 0, tf.ones_like(x), a * tf.ones_like(x))
+        da = tf.reduce_sum(dy * tf.where(x > 0, tf.zeros_like(x), x), axis=0)
+        return dx, [tf.cast(da, slopes.dtype)]
+
+    return y, grad
+
+
+@tf.custom_gradient
+def channel_prelu_var_1pct(x):
+    """BUG: the slopes' gradient is 1% too large (a leftover factor)."""
+    a = tf.cast(slopes_b, x.dtype)
+    y = tf.where(x > 0, x, a * x)
+
+    def grad(dy, variables=None):
+        dx = dy * tf.where(x > 0, tf.ones_like(x), a * tf.ones_like(x))
+        da = 1.01 * tf.reduce_sum(dy * tf.where(x > 0, tf.zeros_like(x), x), axis=0)
+        return dx, [tf.cast(da, slopes_b.dtype)]
 
     return y, grad
