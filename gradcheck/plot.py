@@ -95,6 +95,7 @@ class _Series:
     fd: Any
     failing: Any
     kinks: list
+    note: str | None = None  # why there is no function to draw (Curves.note)
 
 
 def _series_of(curves) -> _Series:
@@ -115,7 +116,7 @@ def _series_of(curves) -> _Series:
     if failing is not None and failing.size != n:
         failing = None
     kinks = [float(k) for k in (getattr(curves, "kinks", None) or ()) if np.isfinite(k)]
-    return _Series(x, np.isfinite(x), y, grad, autodiff, fd, failing, kinks)
+    return _Series(x, np.isfinite(x), y, grad, autodiff, fd, failing, kinks, getattr(curves, "note", None))
 
 
 def write_plot(curves, result, plot_dir) -> str:
@@ -162,6 +163,9 @@ def _draw_function(ax_f, d: _Series, result) -> None:
     if y is not None:
         _mark_non_finite(ax_f, x[keep], y[keep], "f(x) NaN/inf")
         _set_ylim(ax_f, [y[keep]])
+    elif d.note:  # an output of another shape (GLU): no curve of x
+        ax_f.text(0.5, 0.5, d.note, transform=ax_f.transAxes, ha="center", va="center", color="#57606a")
+        ax_f.set_yticks([])
     ax_f.set_ylabel("f(x)")
     _kinks(ax_f, d.kinks, label=True)
 
@@ -198,7 +202,7 @@ def _draw_gradients(ax_g, d: _Series) -> None:
         _set_ylim(ax_g, drawn)
     else:
         why = ("not elementwise: the gradient was checked as a vector-Jacobian product, not drawn"
-               if d.y is not None else "no gradient to draw")
+               if d.y is not None or d.note else "no gradient to draw")
         ax_g.text(0.5, 0.5, why, transform=ax_g.transAxes, ha="center", va="center", color="#57606a")
         ax_g.set_yticks([])
     ax_g.set_ylabel("df/dx")

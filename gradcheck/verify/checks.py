@@ -6,29 +6,37 @@ order and what each one is given.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..discover import Kind
 from ..results import FAIL, JUMP, PASS, SKIP, WARN, ZERO_GRADIENT, CheckResult, number
 from .arrays import all_finite, masked_max
 from .fd import FDComparison, cluster_points, compare_with_fd, directional_quotients, fd_step, quotients
-from .messages import BATCH_HINT, NAN_GRADIENT_HINT, UPSTREAM_HINT, describe_points, fmt, where
+from .messages import BATCH_HINT, NAN_GRADIENT_HINT, UPSTREAM_HINT, describe_points, fmt, input_at, where
 from .stencil import FDData
 from .structure import same_outputs
 from .subject import Subject
-from .tolerances import ULPS_PER_EVAL, Tolerance
+from .tolerances import ULPS_PER_EVAL, Tolerance, tolerance_for
 
 # -- forward --------------------------------------------------------------------------------
-def check_forward(x: np.ndarray, y: np.ndarray, dtype: str, note: str | None) -> CheckResult:
-    """The forward pass ran and returned a float tensor of the input's shape (validated when
-    calling); here: it is finite wherever the input is finite. No tolerance involved."""
+def check_forward(X: np.ndarray, Y: np.ndarray, dtype: str, note: str | None) -> CheckResult:
+    """The forward pass ran and returned a float tensor of the input's shape, or of another
+    trailing shape with the batch dimension kept (validated when calling); here: it is finite
+    wherever the input is finite. No tolerance involved."""
+    y = Y.ravel()
     bad = None if all_finite(y) else ~np.isfinite(y)
     if bad is not None and bad.any():
         i = int(np.argmax(bad))
         what = "NaN" if np.isnan(y[i]) else "inf"
-        return CheckResult("forward", FAIL, f"output is {what} at x={fmt(x[i])} ({int(bad.sum())} of {y.size} inputs)",
-                           worst_input=float(x[i]), dtype=dtype)
-    msg = "runs, shape and dtype kept, finite on the range"
+        at, x = input_at(X, Y.shape, i)
+        of = "inputs" if Y.shape == X.shape else "outputs"
+        return CheckResult("forward", FAIL, f"output is {what} at {at} ({int(bad.sum())} of {y.size} {of})",
+                           worst_input=x, dtype=dtype)
+    msg = "runs, shape and dtype kept, finite on the range" if Y.shape == X.shape else \
+        f"runs, floating output of shape (n, {', '.join(map(str, Y.shape[1:]))}) for input (n, " \
+        f"{', '.join(map(str, X.shape[1:]))}) (gradient checked as a VJP), finite on the range"
     return CheckResult("forward", PASS, f"{msg}; {note}" if note else msg, dtype=dtype)
 
 
@@ -63,7 +71,10 @@ def check_gradient(x: np.ndarray, y: np.ndarray, g_raw, g: np.ndarray | None, su
     gdt = getattr(g_raw.dtype, "name", str(g_raw.dtype))
     if gdt != dtype:
         return CheckResult("gradient", FAIL, f"gradient has dtype {gdt}, expected {dtype} (the input's dtype)", dtype=dtype)
-    flat_x, flat_y, flat_g = x.ravel(), y.ravel(), g.ravel()
+    flat_x, flat_g = x.ravel(), g.ravel()
+    # an output of another trailing shape: an input's output is its row's (finite if all are)
+    flat_y = y.ravel() if y.shape == x.shape else \
+        np.repeat(np.where(np.isfinite(y.reshape(y.shape[0], -1)).all(axis=1), 0.0, np.nan), x.size // x.shape[0])
     bad = None if all_finite(flat_g) else ~np.isfinite(flat_g) & np.isfinite(flat_y)
     if bad is not None and bad.any():
         idx = np.nonzero(bad)[0]
@@ -73,7 +84,7 @@ def check_gradient(x: np.ndarray, y: np.ndarray, g_raw, g: np.ndarray | None, su
         return CheckResult("gradient", FAIL, f"gradient is {what} at x={fmt(flat_x[i])} where the output is finite"
                            f" ({pts})", worst_input=float(flat_x[i]), dtype=dtype, hint=NAN_GRADIENT_HINT)
     if not flat_g.any():
-        lo, hi = float(np.nanmin(flat_y)), float(np.nanmax(flat_y))
+        lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
         if hi - lo > 1e3 * np.finfo(np.dtype(subject.tol_dtype)).eps * max(1.0, abs(hi), abs(lo)):
             kind = "piecewise constant (round, floor, sign or an integer cast?)" if _piecewise_constant(x, y, elementwise) \
                 else "changing"
@@ -316,7 +327,10 @@ def check_custom_vs_autodiff(x: np.ndarray, u: np.ndarray, v_custom: np.ndarray,
         rel = err / np.maximum(aa, 1e-3 * scale)
     if bad.any():
         idx = np.nonzero(bad)[0]
-        uu = u.ravel()[:n]
+        if u.size == v_custom.size:  # the upstream has the input's shape: the gradient is VJP / upstream
+            uu, what = u.ravel()[:n], "gradient"
+        else:  # an output of another shape (GLU): the VJP entries themselves
+            uu, what = np.ones(n), "gradient (VJP with a random upstream)"
         # the example: the largest error of the gradient (VJP / upstream) itself
         with np.errstate(all="ignore"):
             e = err[idx] / np.abs(uu[idx])
@@ -325,7 +339,7 @@ def check_custom_vs_autodiff(x: np.ndarray, u: np.ndarray, v_custom: np.ndarray,
         gi_c, gi_a = c[i] / uu[i], a[i] / uu[i]
         ratio = _common_ratio(c[idx], a[idx])
         extra = f"; it is {_times(ratio)} x autodiff everywhere it differs" if ratio is not None else ""
-        return CheckResult("custom_vs_autodiff", FAIL, f"hand-written gradient {fmt(gi_c)} but autodiff of the forward "
+        return CheckResult("custom_vs_autodiff", FAIL, f"hand-written {what} {fmt(gi_c)} but autodiff of the forward "
                            f"gives {fmt(gi_a)} at x={fmt(xf[i])} (differs at {idx.size} of {n} points, "
                            f"{where(xf[idx])}){extra}", max_abs_error=float(e[w]),
                            max_rel_error=float(rel[i]), worst_input=float(xf[i]), dtype=dtype)
@@ -375,13 +389,15 @@ def check_vjp_vs_fd(subject: Subject, X: np.ndarray, U: np.ndarray, G: np.ndarra
     the elementwise check (the rounding noise is that of sum |u*f|)."""
     dtype = subject.dtype
     worst = None
-    discontinuous = total_bad = total = 0
+    discontinuous = kinked = total_bad = total = 0
     if n_dirs is None:
         n_dirs = 4 if X.shape[0] <= FEW_ROWS else 2
     hrow = fd_step(np.max(np.abs(X), axis=-1), tol.eps)[:, None]
     if not row_independent:  # one scalar function of the whole batch: one step
         hrow = np.full_like(hrow, hrow.max())
     f0 = subject.forward(X) if Y is None else Y
+    U = U.reshape(U.shape[0], -1)  # an output of another trailing shape (GLU, maxout): its rows
+    f0 = f0.reshape(U.shape)
     phi0 = (np.einsum("ij,ij->i", U, f0), np.einsum("ij,ij->i", np.abs(U), np.abs(f0)))
     for _ in range(n_dirs):
         V = rng.standard_normal(X.shape)
@@ -395,6 +411,13 @@ def check_vjp_vs_fd(subject: Subject, X: np.ndarray, U: np.ndarray, G: np.ndarra
         if jumps.any() and jumps.sum() <= max(1, EXCUSED_JUMPS * jumps.size):
             bad &= ~jumps
             discontinuous += int(jumps.sum())
+        # A row at a kink of several outputs (CReLU's relu(x) and relu(-x) at x = 0, maxout's
+        # tie) has one-sided directional slopes that need not bracket u.J.v: the VJP sums one
+        # subgradient per output. As few rows as jumps are excused (method.md s.3).
+        kinks = bad & cmp.kink
+        if kinks.any() and kinks.sum() <= max(1, EXCUSED_JUMPS * kinks.size):
+            bad &= ~kinks
+            kinked += int(kinks.sum())
         total_bad += int(bad.sum())
         total += bad.size
         if bad.any():  # the example: the largest error (method.md s.3b)
@@ -409,7 +432,9 @@ def check_vjp_vs_fd(subject: Subject, X: np.ndarray, U: np.ndarray, G: np.ndarra
         return CheckResult("vjp_vs_fd", FAIL, f"u.J.v from the gradient is {fmt(a)} but the directional finite difference "
                            f"is {fmt(b)} ({place}; wrong in {total_bad} of {total} {scope})",
                            max_abs_error=ab, max_rel_error=rel, dtype=dtype)
-    note = f" ({discontinuous} crossed a discontinuity: ties/ranking changes)" if discontinuous else ""
+    crossed = [f"{discontinuous} crossed a discontinuity: ties/ranking changes"] if discontinuous else []
+    crossed += [f"{kinked} at a kink of several outputs"] if kinked else []
+    note = f" ({'; '.join(crossed)})" if crossed else ""
     return CheckResult("vjp_vs_fd", PASS, f"u.J.v matches directional finite differences in {total} {scope}{note}",
                        dtype=dtype)
 
@@ -419,7 +444,7 @@ def _directional(subject: Subject, X, U, G, V, hrow, phi0, row_independent: bool
     when rows are not independent. ``phi0``: (u.f(X), |u|.|f(X)|) per row."""
     phi = {0: phi0[0]}
     for k in (-2, -1, 1, 2):
-        phi[k] = np.einsum("ij,ij->i", U, subject.forward(X + k * hrow * V))
+        phi[k] = np.einsum("ij,ij->i", U, subject.forward(X + k * hrow * V).reshape(U.shape))
     gv = np.einsum("ij,ij->i", G, V)
     return directional_quotients(phi, phi0[1], gv, hrow, row_independent, eps)
 
@@ -464,14 +489,22 @@ def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, t
     noise is that of sum |u*f|."""
     dtype = subject.dtype
     problems = []  # (status, message, relative error or None where no figure exists)
+    names, unused = [], []
     for w, gw in zip(subject.weights, grads):
-        name = getattr(w, "name", None) or "weight"  # not the path: its layer-name suffix counts instances
+        # a layer's weight by its name (not the path: its layer-name suffix counts instances);
+        # a variable the activation reads by the Python name it has there
+        label = subject.weight_label(w)
+        names.append(label[len("weight "):].strip("'") if label.startswith("weight '") else label.split(" (")[0])
+        wtol, step_eps = _coarser(tol, w)
         w0 = np.array(w.numpy(), dtype=np.float64)
         dirs = _weight_directions(w0, rng, n_dirs)
-        h = float(fd_step(np.array([np.max(np.abs(w0)) if w0.size else 0.0]), tol.eps)[0])
+        h = float(fd_step(np.array([np.max(np.abs(w0)) if w0.size else 0.0]), step_eps)[0])
         q = _weight_quotients(subject, w, w0, dirs, h, X, U, tol.eps)
-        status, problem, rel = _judge_weight(name, gw, w0, dirs, q, tol)
-        problems.append((status, problem, rel))
+        status, problem, rel = _judge_weight(label, gw, w0, dirs, q, wtol, subject.custom is not None)
+        if status == SKIP:  # state the function keeps (a call counter), not a parameter of it
+            unused.append(names.pop())
+        else:
+            problems.append((status, problem, rel))
 
     def largest(rels):  # a figure only where one exists (a None gradient has none)
         rels = [r for r in rels if r is not None]
@@ -483,9 +516,30 @@ def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, t
                            dtype=dtype)
     if any(m is not None for _, m, _ in problems):
         return CheckResult("weights", WARN, "; ".join(m for _, m, _ in problems if m is not None), dtype=dtype)
-    names = ", ".join(str(w.name) for w in subject.weights)
-    return CheckResult("weights", PASS, f"gradients of {names} match finite differences on the weights",
-                       max_rel_error=largest(r for _, _, r in problems), dtype=dtype)
+    on = "the weights" if subject.layer is not None else "the variables"
+    msg = f"gradients of {', '.join(names)} match finite differences on {on}" if names else ""
+    if unused:
+        msg += ("; " if msg else "") + f"{', '.join(unused)} read but not affecting the output (state, not a parameter)"
+    return CheckResult("weights", PASS, msg, max_rel_error=largest(r for _, _, r in problems), dtype=dtype)
+
+
+def _coarser(tol: Tolerance, w) -> tuple[Tolerance, float]:
+    """(tolerance, eps for the step) for a weight: ``tol`` and its eps, unless the weight's own
+    dtype is coarser than the arithmetic (a float32 variable cast into a float64 computation).
+    Then the step is that dtype's (a smaller one rounds away) and a random direction's steps
+    round to it (relative error ~eps32/h), so its fd_rtol/fd_atol apply; the rounding noise of
+    the sum u*f stays the arithmetic's (``tol.eps``): a float32 noise estimate would be so wide
+    that a weight the output depends on would look like one it does not."""
+    name = getattr(getattr(w, "dtype", None), "name", getattr(w, "dtype", None))
+    if not isinstance(name, str) or name == tol.dtype:
+        return tol, tol.eps
+    try:
+        own = tolerance_for(name)
+    except TypeError:
+        return tol, tol.eps
+    if own.eps <= tol.eps:
+        return tol, tol.eps
+    return dataclasses.replace(tol, fd_rtol=max(tol.fd_rtol, own.fd_rtol), fd_atol=max(tol.fd_atol, own.fd_atol)), own.eps
 
 
 def _weight_directions(w0: np.ndarray, rng: np.random.Generator, n_dirs: int) -> list[np.ndarray]:
@@ -505,6 +559,7 @@ def _weight_directions(w0: np.ndarray, rng: np.random.Generator, n_dirs: int) ->
 def _weight_quotients(subject: Subject, w, w0: np.ndarray, dirs, h: float, X, U, eps: float):
     """Quotients of sum(u * f(x; w0 + t v)) along each direction (the weight is put back)."""
     phis, phis_abs = [], []
+    original = w.numpy()  # put back exactly: another activation of the file may read it too
     try:
         for v in dirs:
             row, row_abs = [], []
@@ -516,27 +571,37 @@ def _weight_quotients(subject: Subject, w, w0: np.ndarray, dirs, h: float, X, U,
             phis.append(row)
             phis_abs.append(row_abs)
     finally:
-        w.assign(w0)
+        w.assign(original)
     P = np.array(phis)  # (dirs, 5)
     PA = np.array(phis_abs)
     q = quotients(P[:, 0], P[:, 1], P[:, 2], P[:, 3], P[:, 4], np.full(len(dirs), h), eps)
     return q.with_noise_floor(ULPS_PER_EVAL * eps * PA[:, 2] / h)
 
 
-def _judge_weight(name: str, gw, w0: np.ndarray, dirs, q, tol: Tolerance) -> tuple[str, str | None, float | None]:
-    """(status, problem or None, its largest relative error or None) for one weight's gradient ``gw``."""
+def _judge_weight(label: str, gw, w0: np.ndarray, dirs, q, tol: Tolerance,
+                  custom: bool = False) -> tuple[str, str | None, float | None]:
+    """(status, problem or None, its largest relative error or None where no figure exists) for one weight's gradient ``gw``.
+    ``label``: "weight 'kernel'" or "variable 'alpha' (module-level tf.Variable)" (Subject.weight_label);
+    ``custom``: a hand-written gradient (its grad function returns the variables' gradients)."""
+    variable = label.startswith("variable")
+    grad_of = f"gradient w.r.t. {label}" if variable else f"gradient for {label}"
     if gw is None:
         if np.all(np.abs(q.richardson) <= NO_EFFECT_ESTIMATES * (q.noise + q.trunc) + tol.fd_atol):
-            return WARN, f"weight '{name}' gets no gradient (None) and does not affect the output", None
-        return FAIL, (f"weight '{name}' gets no gradient (None) although the output depends on it "
-                      f"(finite differences give {fmt(q.richardson[0])} along a random direction)"), None
+            if variable:  # a variable the function reads without using it for the output: a counter
+                return SKIP, None, None
+            return WARN, f"{label} gets no gradient (None) and does not affect the output", None
+        fix = "; the grad function returned None for it: return (dx, [d_var]) from grad(dy, variables=None)" \
+            if variable and custom else ""
+        return FAIL, (f"{label} gets no gradient (None) although the output depends on it "
+                      f"(finite differences give {fmt(q.richardson[0])} along a random direction){fix}"), None
     if gw.shape != w0.shape:
-        return FAIL, (f"gradient for weight '{name}' has shape {gw.shape}, expected {w0.shape} "
-                      "(the weight's shape: reduce over the batch)"), None
+        return FAIL, (f"{grad_of} has shape {gw.shape}, expected {w0.shape} "
+                      f"(the {'variable' if variable else 'weight'}'s shape: reduce over the batch)"), None
     gv = np.array([np.sum(gw * v) for v in dirs])
     cmp = compare_with_fd(gv, q, tol)
     if not cmp.ok.all():
         i = int(np.argmax(np.where(cmp.ok, -1, cmp.rel_err)))
-        return FAIL, (f"gradient for weight '{name}' is {fmt(gv[i])} along a direction where finite "
+        along = "" if variable and w0.size == 1 else " along a direction"
+        return FAIL, (f"{grad_of} is {fmt(gv[i])}{along} where finite "
                       f"differences give {fmt(q.richardson[i])} (rel err {fmt(cmp.rel_err[i])})"), float(cmp.rel_err[i])
     return PASS, None, float(np.max(cmp.rel_err))

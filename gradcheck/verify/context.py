@@ -25,6 +25,7 @@ class Curves:
     fd: np.ndarray | None  # finite differences (Richardson)
     failing: np.ndarray | None  # bool mask of points where the gradient was judged wrong
     kinks: tuple[float, ...] = ()
+    note: str | None = None  # why the function is not drawn (an output of another shape)
 
 
 @dataclass
@@ -39,6 +40,7 @@ class CurveData:
     fd: np.ndarray | Callable[[], np.ndarray] | None = None
     failing: np.ndarray | None = None
     kinks: tuple[float, ...] = ()
+    note: str | None = None
 
     def sorted(self) -> Curves | None:
         if self.x is None:
@@ -49,8 +51,8 @@ class CurveData:
             v = v() if callable(v) else v
             return None if v is None else np.asarray(v)[order]
 
-        return Curves(x=self.x[order], y=self.y[order], grad=pick(self.grad), autodiff=pick(self.autodiff),
-                      fd=pick(self.fd), failing=pick(self.failing), kinks=tuple(self.kinks))
+        return Curves(x=self.x[order], y=pick(self.y), grad=pick(self.grad), autodiff=pick(self.autodiff),
+                      fd=pick(self.fd), failing=pick(self.failing), kinks=tuple(self.kinks), note=self.note)
 
 
 @dataclass

@@ -10,7 +10,7 @@ import logging
 import numpy as np
 
 from ..results import FAIL, PASS, CheckResult
-from .messages import fmt
+from .messages import fmt, input_at
 from .subject import Subject, UserCodeError, describe_exception, to_tensor
 from .tolerances import Tolerance, tolerance_for
 
@@ -119,7 +119,6 @@ def _graph_vs_eager(subject: Subject, X, U, y, g, tol: Tolerance) -> CheckResult
         return CheckResult("graph", FAIL, "fails under tf.function when the batch size is unknown (Keras retraces "
                            f"with batch size None when it changes, e.g. at the last batch): {reason}", dtype=dtype)
     yg, gg = np.asarray(yg.numpy(), np.float64), np.asarray(gg.numpy(), np.float64)
-    xs = X.ravel()
     for what, a, b in (("output", y, yg), ("gradient", g, gg)):
         if b.shape != a.shape:
             return CheckResult("graph", FAIL, f"{what} under tf.function has shape {b.shape}, eager {a.shape}", dtype=dtype)
@@ -127,14 +126,15 @@ def _graph_vs_eager(subject: Subject, X, U, y, g, tol: Tolerance) -> CheckResult
         if found is None:
             continue
         kind, i, err = found
+        at, x = input_at(X, a.shape, i)
         if kind == "finite":
             fa = bool(np.isfinite(a.ravel()[i]))
             return CheckResult("graph", FAIL, f"{what} is {'finite' if fa else 'non-finite'} in eager mode but "
-                               f"{'non-finite' if fa else 'finite'} under tf.function at x={fmt(xs[i])}",
-                               worst_input=float(xs[i]), dtype=dtype)
+                               f"{'non-finite' if fa else 'finite'} under tf.function at {at}",
+                               worst_input=x, dtype=dtype)
         return CheckResult("graph", FAIL, f"{what} under tf.function is {fmt(b.ravel()[i])} but eager gives "
-                           f"{fmt(a.ravel()[i])} at x={fmt(xs[i])} (Python-side logic that depends on tensor values "
-                           "or state?)", max_abs_error=err, worst_input=float(xs[i]), dtype=dtype)
+                           f"{fmt(a.ravel()[i])} at {at} (Python-side logic that depends on tensor values "
+                           "or state?)", max_abs_error=err, worst_input=x, dtype=dtype)
     return CheckResult("graph", PASS, "tf.function gives the same output and gradient as eager mode", dtype=dtype)
 
 

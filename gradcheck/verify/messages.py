@@ -36,6 +36,19 @@ def describe_points(xs: np.ndarray) -> str:
     return f"{xs.size} inputs in [{fmt(xs.min())}, {fmt(xs.max())}]"
 
 
+def input_at(X: np.ndarray, shape, i: int) -> tuple[str, float | None]:
+    """Where flat entry ``i`` of an output or gradient of ``shape``, computed on the batch ``X``
+    (rows, WIDTH), lies: ("x=0.5", 0.5) when it has X's shape; else, an output whose trailing
+    shape differs (GLU, maxout), its row ("row 3 (inputs in [a, b])", None): one output entry
+    there depends on several inputs."""
+    shape = tuple(shape)
+    if shape == X.shape:
+        x = float(X.ravel()[i])
+        return f"x={fmt(x)}", x
+    r = min(i // max(1, int(np.prod(shape[1:], dtype=np.int64))), X.shape[0] - 1)
+    return f"row {r} (inputs in [{fmt(X[r].min())}, {fmt(X[r].max())}])", None
+
+
 # -- fix hints ----------------------------------------------------------------------------
 NAN_GRADIENT_HINT = ("an op's derivative is infinite there (sqrt or log at 0, x/|x|), or a tf.where whose other "
                      "branch is NaN/inf poisons the gradient (0 * inf = NaN): guard the op's input, e.g. "

@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..discover import Kind
 from ..results import (ERROR, FAIL, JUMP, MODE_PHRASES, PASS, SKIP, WARN, ActivationResult, CheckResult, lead_order,
                        short_message, worst)
 from ..settings import Settings
@@ -93,9 +94,21 @@ def run_mode(ctx: CheckContext) -> None:
             _run_step(step, ctx)
     except UserCodeError as exc:
         # the user's code raised (or returned junk) in whatever step was running
-        ctx.results.append(CheckResult(exc.stage, ERROR, exc.reason, dtype=ctx.dtype))
+        ctx.results.append(CheckResult(exc.stage, exc.status, exc.reason, dtype=ctx.dtype, line=_blamed_line(ctx, exc)))
     finally:
         _keras_name_scopes(scopes)
+
+
+def _blamed_line(ctx: CheckContext, exc: UserCodeError) -> int | None:
+    """The grad function's line when the user's code raised because of its hand-written
+    gradient (fail: a grad function that gives no gradient for a variable it must), else None."""
+    if exc.status != FAIL or ctx.activation.kind != Kind.CUSTOM_GRADIENT:
+        return None
+    try:  # before a subject was chosen (the forward raised): a subject only to find the line
+        subject = ctx.subject or Subject(ctx.activation, "float32", ctx.mode)
+        return subject.gradient_line()
+    except UserCodeError:
+        return None
 
 
 def _run_step(step: Step, ctx: CheckContext) -> None:
@@ -152,10 +165,15 @@ def start(ctx: CheckContext) -> None:
         flat = X.reshape(-1)
         rng.shuffle(flat[:n])  # rows of mixed inputs, not sorted runs
         flat[n:] = flat[n - 1]  # the padding repeats the last point
-    U = upstream(rng, X.shape)
-    ev = subject.evaluate(X, U, weights=bool(subject.weights))
+    U = upstream(rng, subject.out_shape(X.shape))  # the output's shape (GLU: half the input's)
+    ev = subject.evaluate(X, U, weights=True)  # a layer's weights, the variables a function reads
     ctx.main = MainPass(X, n, U, ev)
-    ctx.curves.x, ctx.curves.y = X.ravel()[:n], ev.y.ravel()[:n]  # a plot shows at least the function
+    ctx.curves.x = X.ravel()[:n]
+    if ev.y.shape == X.shape:  # a plot shows at least the function (of one variable: shape kept)
+        ctx.curves.y = ev.y.ravel()[:n]
+    else:
+        ctx.curves.note = (f"output of shape (n, {', '.join(map(str, ev.y.shape[1:]))}) for input (n, "
+                           f"{', '.join(map(str, X.shape[1:]))}): no curve of one variable to draw")
 
 
 def _start_as_first(ctx: CheckContext) -> bool:
@@ -171,7 +189,7 @@ def _start_as_first(ctx: CheckContext) -> bool:
     try:
         subject = Subject(ctx.activation, first.subject.dtype, ctx.mode)
         subject.tol_dtype, subject.grad_tol_dtype = first.subject.tol_dtype, first.subject.grad_tol_dtype
-        ev = subject.evaluate(first.main.X, first.main.U, weights=bool(first.subject.weights))
+        ev = subject.evaluate(first.main.X, first.main.U, weights=True)
     except UserCodeError:
         return False
     a = first.main.ev
@@ -188,7 +206,7 @@ def _start_as_first(ctx: CheckContext) -> bool:
 
 # -- the steps ------------------------------------------------------------------------------
 def _forward(ctx: CheckContext) -> CheckResult:
-    return C.check_forward(ctx.main.X.ravel(), ctx.main.ev.y.ravel(), ctx.dtype, ctx.note)
+    return C.check_forward(ctx.main.X, ctx.main.ev.y, ctx.dtype, ctx.note)
 
 
 def _gradient(ctx: CheckContext) -> CheckResult:
@@ -218,7 +236,7 @@ def _upstream(ctx: CheckContext) -> CheckResult:
     """Linearity in dy shows at every point alike: a subset (with the special points) is enough."""
     subject, weights = ctx.subject, bool(ctx.subject.weights)
     sub = ctx.main.X[spread_rows(ctx.main.X.shape[0], SUBSET_ROWS)]
-    Us = upstream(ctx.rng, sub.shape)
+    Us = upstream(ctx.rng, subject.out_shape(sub.shape))
     base = subject.evaluate(sub, Us, weights=weights)
     scaled = {k: subject.evaluate(sub, k * Us, weights=weights) for k in C.UPSTREAM_FACTORS}
     return _blame_hand_written(ctx, C.check_upstream(base, scaled, ctx.tol, ctx.custom, ctx.dtype))
@@ -357,9 +375,10 @@ def _weights(ctx: CheckContext) -> CheckResult:
     m = ctx.main
     rows = spread_rows(m.X.shape[0], WEIGHT_ROWS)
     Xw, Uw = m.X[rows], m.U[rows]
-    wg = m.ev.weight_grads if rows.size == m.X.shape[0] else \
-        ctx.subject.evaluate(Xw, Uw, weights=True).weight_grads
-    return C.check_weights(ctx.subject, Xw, Uw, wg, ctx.tol, ctx.rng)
+    wg = m.ev.weight_grads
+    if rows.size != m.X.shape[0] or len(wg or []) != len(ctx.subject.weights):
+        wg = ctx.subject.evaluate(Xw, Uw, weights=True).weight_grads
+    return _blame_hand_written(ctx, C.check_weights(ctx.subject, Xw, Uw, wg, ctx.tol, ctx.rng))
 
 
 def _two_calls(ctx: CheckContext) -> CheckResult:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..results import ERROR, FAIL, PASS, CheckResult
-from .messages import fmt
+from .messages import fmt, input_at
 from .subject import Subject, UserCodeError, to_tensor
 from .tolerances import Tolerance
 
@@ -39,16 +39,16 @@ def identical(a: np.ndarray | None, b: np.ndarray | None) -> bool:
 
 
 def _first_difference(pairs, x: np.ndarray, tol: Tolerance | None):
-    """(what, first value, second value, x, count, total) of the first of ``pairs`` ((what, a, b),
-    "output" then "gradient") that differs, or None."""
-    xs = x.ravel()
+    """(what, first value, second value, (where, x), count, total) of the first of ``pairs``
+    ((what, a, b), "output" then "gradient") that differs, or None (messages.input_at: an
+    output of another trailing shape is placed by its row)."""
     for what, a, b in pairs:
         if a is None or b is None or a.shape != b.shape:
             continue
         bad = _mismatch(a, b, tol)
         if bad.any():
             i = int(np.argmax(bad))
-            return what, float(a.ravel()[i]), float(b.ravel()[i]), float(xs[i]), int(bad.sum()), bad.size
+            return what, float(a.ravel()[i]), float(b.ravel()[i]), input_at(x, a.shape, i), int(bad.sum()), bad.size
     return None
 
 
@@ -77,8 +77,8 @@ def check_determinism(subject: Subject, X: np.ndarray, U: np.ndarray, first, tol
         how = "within the exact tolerance (a tf.function)" if subject.is_tf_function else "bit for bit"
         return CheckResult("determinism", PASS, f"two calls on the same input give the same output and gradient ({how})",
                            dtype=dtype)
-    what, va, vb, x, count, total = found
-    values = f"{fmt(va)} then {fmt(vb)} at x={fmt(x)} (differs at {count} of {total} points)"
+    what, va, vb, (at, x), count, total = found
+    values = f"{fmt(va)} then {fmt(vb)} at {at} (differs at {count} of {total} points)"
     if not subject.is_tf_function and _same_under_tf_function(subject, X, U, tol, gradient=what == "gradient"):
         return CheckResult("determinism", FAIL, f"{what} differs between two calls with the same input in eager mode "
                            f"but not under tf.function: {values}; Python-side values that change on every call (a "
@@ -133,8 +133,10 @@ def check_two_calls(subject: Subject, X1: np.ndarray, U1: np.ndarray, X2: np.nda
         bad = _mismatch(solo, pair, tol)
         if bad.any():
             i = int(np.argmax(bad))
+            # VJP / upstream when the upstream has the input's shape; else the VJPs themselves
+            ui = U.ravel()[i] if U.shape == solo.shape else 1.0
             with np.errstate(all="ignore"):
-                ga, gp = solo.ravel()[i] / U.ravel()[i], pair.ravel()[i] / U.ravel()[i]
+                ga, gp = solo.ravel()[i] / ui, pair.ravel()[i] / ui
                 err = np.abs(pair.ravel() - solo.ravel())[bad]
             lead = ("the gradient of the first call uses state from the second call" if which == "first" else
                     "the gradient of the second call changes when the activation was called before it")

@@ -59,7 +59,7 @@ def check_stability(make_subject, lo: float, hi: float, source: str | None, elem
             s = make_subject(dtype)
             xs = _in_dtype(sweep_points(dtype, lo, hi), dtype)
             X = to_rows(xs)
-            ev = s.evaluate(X, np.ones_like(X))
+            ev = s.evaluate(X, None)  # upstream ones of the output's shape
         except UserCodeError:
             if dtype == "float32":
                 raise
@@ -87,7 +87,7 @@ def _in_dtype(xs: np.ndarray, dtype: str) -> np.ndarray:
 def _first_finding(s: Subject, xs: np.ndarray, X: np.ndarray, ev, dtype: str, elementwise: bool) -> _Finding | None:
     """The first non-finite output or gradient of one dtype's sweep (``ev``: at ``X`` =
     to_rows(xs)), or None."""
-    y = ev.y.ravel()[: xs.size]
+    y = _per_input(ev.y, X)[: xs.size]
     g = _grad_or_zeros(ev, X, y)
     bad = ~np.isfinite(y) | ~np.isfinite(g)
     if not bad.any():
@@ -103,6 +103,16 @@ def _first_finding(s: Subject, xs: np.ndarray, X: np.ndarray, ev, dtype: str, el
                                                     f" is {'-' if bad_val < 0 else ''}inf")
     side = (np.sign(xs) == np.sign(xs[i])) & (np.abs(xs) >= abs(xs[i]))
     return _Finding(dtype, x0, what, in_fwd, bool(bad[side].all()), int(bad.sum()))
+
+
+def _per_input(Y: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """The output per input, flat: an output of another trailing shape (GLU) stands for each
+    input of its row by its first non-finite value, else its first value."""
+    if Y.shape == X.shape:
+        return Y.ravel()
+    rows = Y.reshape(Y.shape[0], -1)
+    first_bad = np.argmax(~np.isfinite(rows), axis=1)
+    return np.repeat(rows[np.arange(rows.shape[0]), first_bad], X.size // X.shape[0])
 
 
 def _grad_or_zeros(ev, X, y):
@@ -121,8 +131,8 @@ def _first_bad(s: Subject, xs: np.ndarray, bad: np.ndarray, i: int, dtype: str):
     good = xs[same_side][np.argmax(np.abs(xs[same_side]))]
     grid = np.linspace(good, xs[i], NARROW_POINTS)
     grid = _in_dtype(grid, dtype)
-    ev = s.evaluate(to_rows(grid), np.ones_like(to_rows(grid)))
-    y = ev.y.ravel()[: grid.size]
+    ev = s.evaluate(to_rows(grid), None)
+    y = _per_input(ev.y, to_rows(grid))[: grid.size]
     g = _grad_or_zeros(ev, to_rows(grid), y)
     nb = ~np.isfinite(y) | ~np.isfinite(g)
     if not nb.any():

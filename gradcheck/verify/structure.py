@@ -46,16 +46,22 @@ def probe_structure(subject: Subject, rng, lo: float, hi: float) -> tuple[bool, 
     for scale in ((hi - lo) / 2, 1.0, 0.1):
         X = np.clip(centre + scale * rng.uniform(-1, 1, (PROBE_ROWS, WIDTH)), lo, hi)
         y0 = subject.forward(X)
+        reshapes = y0.shape != X.shape  # GLU, maxout, CReLU: not elementwise, checked by VJPs
+        elementwise &= not reshapes
         for col in PROBE_COLUMNS:
             X1 = X.copy()
             X1[:, col] = np.clip(X[:, col] + scale * rng.uniform(0.2, 0.6, PROBE_ROWS) *
                                  rng.choice([-1, 1], PROBE_ROWS), lo, hi)
-            moved = ~_same(y0, subject.forward(X1))
+            y1 = subject.forward(X1)  # drawn and called either way: the same random stream
+            if reshapes:
+                continue
+            moved = ~_same(y0, y1)
             moved[:, col] = False
             elementwise &= not moved.any()
         X2 = X.copy()
         X2[PROBE_ROW] = np.clip(centre + scale * rng.uniform(-1, 1, WIDTH), lo, hi)
         y2 = subject.forward(X2)
+        y0, y2 = y0.reshape(PROBE_ROWS, -1), y2.reshape(PROBE_ROWS, -1)  # rows, whatever the trailing shape
         other = np.arange(PROBE_ROWS) != PROBE_ROW
         same = _same(y0[other], y2[other])
         if mixing is None and not same.all():
@@ -68,7 +74,12 @@ def probe_structure(subject: Subject, rng, lo: float, hi: float) -> tuple[bool, 
 
 
 def same_outputs(a: np.ndarray, b: np.ndarray) -> bool:
-    """Two calls' outputs equal entry by entry (NaN equal to NaN), as the probes compare them."""
+    """Two calls' outputs equal entry by entry (NaN equal to NaN), as the probes compare them
+    (the probes keep outputs as rows: ``a`` is compared in ``b``'s shape)."""
+    if a.shape != b.shape:
+        if a.size != b.size:
+            return False
+        a = a.reshape(b.shape)
     return bool(_same(a, b).all())
 
 

@@ -26,10 +26,11 @@ class UserCodeError(Exception):
     ``stage`` is "forward" or "gradient": where it happened.
     """
 
-    def __init__(self, reason: str, stage: str = "forward"):
+    def __init__(self, reason: str, stage: str = "forward", status: str = "error"):
         super().__init__(reason)
         self.reason = reason
         self.stage = stage
+        self.status = status  # "fail" where the user's code raised because its gradient is wrong
 
 
 def _describe_value(y) -> str:
@@ -88,6 +89,11 @@ class Subject:
         self.layer = None
         self._state = None  # (variables, values after the first call) of a layer
         self.graph_traced = {}  # the graph check's graph functions by shape (the xla check reads their trace)
+        self.out_tails = {}  # input's trailing shape -> output's, when they differ (GLU halves the last axis)
+        # trainable float tf.Variables the activation reads beyond a layer's own weights (a
+        # module-level alpha): found by the first gradient tape (evaluate), None until then
+        self.variables = None
+        self._variables_confirmed = False
         obj = activation.obj
         if self.kind == Kind.LAYER:
             self.layer = build_layer(obj, dtype)
@@ -103,7 +109,49 @@ class Subject:
     # -- calling ---------------------------------------------------------------------
     @property
     def weights(self) -> list:
-        return list(self.layer.trainable_weights) if self.layer is not None else []
+        """What the weights check differentiates: a layer's trainable weights, then the
+        variables the activation reads besides (``variables``)."""
+        own = list(self.layer.trainable_weights) if self.layer is not None else []
+        return own + (self.variables or [])
+
+    def _find_variables(self, tape) -> list:
+        """The trainable floating-point tf.Variables ``tape`` saw read (a tape watches those
+        only), a layer's own weights left out (Keras 3 reads them through a tf.Variable
+        inside each keras.Variable)."""
+        owned = set()
+        for w in (self.layer.variables if self.layer is not None else []):
+            owned |= {id(w), id(getattr(w, "_value", w))}
+        return [v for v in tape.watched_variables()
+                if id(v) not in owned and v.trainable and v.dtype.is_floating]
+
+    def weight_label(self, w) -> str:
+        """How messages name ``w``: "weight 'kernel'" for a layer's own weights; for a variable
+        read besides, the Python name it has where the user wrote it: "variable 'alpha'
+        (module-level tf.Variable)", "(tf.Variable in a closure)", else its TF name."""
+        if not any(w is v for v in self.variables or []):
+            return f"weight '{getattr(w, 'name', None) or 'weight'}'"
+        fn = innermost(self.activation.obj)
+        if isinstance(fn, type):
+            import sys
+            scope, closure = vars(sys.modules.get(fn.__module__, fn)), {}
+        else:
+            scope = getattr(fn, "__globals__", {})
+            cells = getattr(fn, "__closure__", None) or ()
+            closure = dict(zip(getattr(getattr(fn, "__code__", None), "co_freevars", ()), cells))
+
+        def same(obj):
+            return obj is w or getattr(obj, "_value", None) is w
+
+        for name, obj in scope.items():
+            if same(obj):
+                return f"variable '{name}' (module-level tf.Variable)"
+        for name, cell in closure.items():
+            try:
+                if same(cell.cell_contents):
+                    return f"variable '{name}' (tf.Variable in a closure)"
+            except ValueError:  # an empty cell
+                continue
+        return f"variable '{w.name.split(':')[0]}' (tf.Variable)"
 
     def call(self, x: tf.Tensor, fn=None):
         fn = fn or self._call
@@ -113,12 +161,40 @@ class Subject:
         except UserCodeError:
             raise
         except Exception as exc:  # the user's code: any exception is a reason, not a crash
+            if isinstance(exc, TypeError) and "grad_fn must accept keyword argument 'variables'" in str(exc):
+                raise UserCodeError(self._no_variables_argument(x, fn), "gradient", "fail") from exc
             raise UserCodeError(f"raised {describe_exception(exc)}") from exc
         self.validate_output(y, x)
         if self._state is None and self.layer is not None:
             variables = [w for w in self.layer.weights if not w.trainable]  # weights: no seed generators
             self._state = (variables, [np.array(v.numpy()) for v in variables])
         return y
+
+    def _no_variables_argument(self, x, fn) -> str:
+        """The message for a custom-gradient function that reads variables while its grad
+        function takes no ``variables`` (TensorFlow then raises TypeError at every call)."""
+        with tf.GradientTape() as tape:  # records the reads made before TF raised
+            try:
+                fn(x)
+            except Exception:
+                pass
+        self.variables = self._find_variables(tape)
+        names = ", ".join(self.weight_label(v) for v in self.variables) or "a tf.Variable"
+        return (f"the function reads {names} but its grad function takes no `variables` argument: TensorFlow raises "
+                "TypeError at every call; define grad(dy, variables=None) and return (dx, [one gradient per "
+                "variable])")
+
+    def _variable_gradients_missing(self, exc: Exception) -> str | None:
+        """A one-line message when the backward pass raised because a custom-gradient
+        function's grad function did not return a gradient per variable it reads, else None."""
+        text = str(exc)
+        if not self.variables or self.custom is None:
+            return None
+        if "Must return gradient for each variable" not in text and "unpack" not in text:
+            return None
+        names = ", ".join(self.weight_label(v) for v in self.variables)
+        return (f"the function reads {names} but its grad function does not return one gradient per variable "
+                f"(TensorFlow: {describe_exception(exc)}); return (dx, [d_var, ...]) from grad(dy, variables=None)")
 
     def reset_state(self) -> None:
         """Put a layer's non-trainable weights back to what they were after its first call."""
@@ -134,7 +210,21 @@ class Subject:
         if not y.dtype.is_floating:
             raise UserCodeError(f"returned {_article(y.dtype.name)} {y.dtype.name} tensor, expected a floating-point tensor")
         if tuple(y.shape) != tuple(x.shape):
-            raise UserCodeError(f"returned shape {tuple(y.shape)} for input shape {tuple(x.shape)}")
+            # the contract allows other trailing sizes (GLU, maxout, CReLU), not another batch
+            # size; nor another rank: a reduction over the features is not an activation
+            if y.shape.rank in (None, 0) or y.shape[0] != x.shape[0]:
+                raise UserCodeError(f"returned shape {tuple(y.shape)} for input shape {tuple(x.shape)}: the leading "
+                                    "(batch) dimension must be kept")
+            if y.shape.rank != x.shape.rank:
+                raise UserCodeError(f"returned shape {tuple(y.shape)} for input shape {tuple(x.shape)}: an activation "
+                                    "keeps the number of axes (it may change their sizes, as GLU halves the last)")
+            self.out_tails[tuple(x.shape[1:])] = tuple(y.shape[1:])
+
+    def out_shape(self, x_shape) -> tuple:
+        """The output's shape for an input of ``x_shape`` (an upstream gradient must have it):
+        ``x_shape`` itself unless a call on that trailing shape returned another one."""
+        x_shape = tuple(x_shape)
+        return (x_shape[0],) + self.out_tails.get(x_shape[1:], x_shape[1:])
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return host(self.call(to_tensor(x, self.tf_dtype)))
@@ -147,22 +237,33 @@ class Subject:
         steps = {abs(k): (ht if abs(k) == 1 else ht * abs(k)) for k in ks}  # one product per |k|
         return [host(self.call(xt + steps[k] if k > 0 else xt - steps[-k])) for k in ks]
 
-    def evaluate(self, x: np.ndarray, u: np.ndarray, *, weights=False, fn=None) -> Evaluation:
+    def evaluate(self, x: np.ndarray, u: np.ndarray | None, *, weights=False, fn=None) -> Evaluation:
         """Forward and reverse pass as training runs them: GradientTape, upstream ``u``.
         ``x`` may already be a tensor of the subject's dtype.
 
         One gradient per tape, as in training (a second gradient from a persistent tape
         breaks tf.py_function)."""
         xt = x if isinstance(x, tf.Tensor) else to_tensor(x, self.tf_dtype)
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape:  # watches the variables read (they are found once)
             tape.watch(xt)
             y = self.call(xt, fn)
+        if self.variables is None:
+            self.variables = self._find_variables(tape)
+        elif self.variables and not self._variables_confirmed:
+            # a variable created inside the call (a new one each time) is no parameter: only
+            # those the second call reads again are kept
+            again = {id(v) for v in self._find_variables(tape)}
+            self.variables = [v for v in self.variables if id(v) in again]
+            self._variables_confirmed = True
         ws = self.weights if weights else []  # after the call: a layer's first call builds them
-        ut = to_tensor(u, y.dtype)
+        ut = tf.ones_like(y) if u is None else to_tensor(u, y.dtype)  # None: ones of the output's shape
         out = Evaluation(y=host(y), x_tensor=xt)
         try:
             grads = tape.gradient(y, [xt] + ws, output_gradients=ut)
         except Exception as exc:
+            missing = self._variable_gradients_missing(exc)
+            if missing is not None:
+                raise UserCodeError(missing, "gradient", "fail") from exc
             raise UserCodeError(f"gradient computation raised {describe_exception(exc)}", "gradient") from exc
         g = grads[0]
         out.g_raw = g
@@ -252,8 +353,9 @@ class Subject:
         its ``function`` the tf.function it calls."""
         call = self._call
         spec = tf.TensorSpec(shape, self.tf_dtype)
+        uspec = tf.TensorSpec(self.out_shape(shape), self.tf_dtype)  # the upstream has the output's shape
 
-        @tf.function(input_signature=[spec, spec], jit_compile=jit_compile)
+        @tf.function(input_signature=[spec, uspec], jit_compile=jit_compile)
         def fwd_bwd(x, u):
             with tf.GradientTape() as tape:
                 tape.watch(x)
@@ -392,7 +494,7 @@ def _probe_gradient(s: Subject, activation, probe, training: bool | None) -> str
     """None if the gradient runs in float64 (or fails in float32 too: then the float64 run
     reports it); else a note why float32 is used. Marks a hand-written gradient whose
     arithmetic is float32 (all its values float32 numbers with a ones upstream)."""
-    ones = np.ones_like(probe)
+    ones = np.ones(s.out_shape(probe.shape))
     try:
         ev = s.evaluate(probe, ones)
     except UserCodeError as exc:

@@ -14,8 +14,8 @@ EXPECTED = {
     "tanh_numpy_function": ("fail", "gradient"),
     "forward_returns_list": ("error", "forward"),
     "forward_returns_python_float": ("error", "forward"),
-    "crelu_concat": ("error", "forward"),
-    "glu_split": ("error", "forward"),
+    "crelu_concat": ("pass", None),  # the contract allows another trailing shape (issue #12 item 5)
+    "glu_split": ("pass", None),
     "gelu_computed_in_float32": ("pass", None),
     "swish_keras_custom_grad_none": ("fail", "gradient"),
     "grad_row_sum_broadcast": ("fail", "gradient"),
@@ -101,7 +101,7 @@ def forward_returns_python_float(x):
 
 
 def crelu_concat(x):
-    """CReLU doubles the last axis: not an activation of the input's shape."""
+    """CReLU doubles the last axis: checked as a vector-Jacobian product."""
     return tf.nn.crelu(x)
 
 
