@@ -9,7 +9,9 @@ The activations are the labeled ones of tests/corpus/shape_vars_6.py.
 
 from __future__ import annotations
 
+
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,9 +82,16 @@ def grad_line(name: str) -> int:
     return next(i for i in range(start, len(lines)) if lines[i].strip().startswith("def grad(")) + 1
 
 
-def test_a_gradient_missing_for_the_gate_half_says_zero_times_autodiff(corpus):
+def test_a_gradient_missing_for_the_gate_half_shows_a_zero_where_autodiff_is_not(corpus):
+    """The example is a gate entry: the hand-written VJP 0 there, autodiff not; about half the
+    entries (the gate half) differ."""
     r = run(corpus.glu_custom_gate_missing, stability=False)
-    assert "it is 0 x autodiff everywhere it differs" in r.message, r.message
+    cva = r.check("custom_vs_autodiff")
+    assert cva.status == "fail"
+    assert re.search(r"hand-written gradient \(VJP with a random upstream\) 0 but autodiff of the forward gives "
+                     r"-?[1-9][0-9.e+-]* at x=", cva.message), cva.message
+    differ, n = map(int, re.search(r"differs at (\d+) of (\d+) points", cva.message).groups())
+    assert 0.4 * n <= differ <= 0.6 * n, cva.message
 
 
 def test_losing_the_batch_dimension_is_an_error_in_one_line(corpus):
