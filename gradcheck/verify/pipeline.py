@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from ..results import ERROR, FAIL, MODE_PHRASES, PASS, SKIP, WARN, ActivationResult, CheckResult, worst
+from ..seeding import seed_all
 from ..settings import Settings
 from . import checks as C
 from .arrays import divide
@@ -72,7 +73,10 @@ def check_activation(activation, settings: Settings, *, want_curves: bool = Fals
 
     A Keras layer whose ``call`` takes ``training`` is checked in both modes, training=True
     (what fit runs) then training=False (what predict runs), each from the same seed: its
-    rows carry the mode (CheckResult.mode); the curves are the first mode's."""
+    rows carry the mode (CheckResult.mode); the curves are the first mode's. The global
+    generators the activation's own code draws from (a layer's initial weights) are seeded
+    from ``settings.seed`` first (seeding.py)."""
+    seed_all(settings.seed)
     results, first = [], None
     for training in training_modes(activation):
         ctx = CheckContext(activation, settings, np.random.default_rng(settings.seed), mode=training, first=first)
