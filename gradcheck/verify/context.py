@@ -15,6 +15,21 @@ from ..settings import Settings
 
 
 @dataclass(frozen=True)
+class WeightCurve:
+    """A weight whose gradient failed, for a plot: the weighted output sum(u * f(x; w0 + t v))
+    as the weight moves by t along one direction v, and the two slopes at t = 0."""
+
+    name: str
+    along: str  # the direction: "element [2]", "the scalar", "a random unit direction"
+    t: np.ndarray
+    phi: np.ndarray
+    tape: float | None  # the slope the gradient gives (None: no gradient)
+    fd: float  # the slope finite differences give
+    directions: int  # how many directions the weights check probed
+    wrong: int  # along how many of them the gradient was wrong
+
+
+@dataclass(frozen=True)
 class Curves:
     """What a plot needs: inputs sorted, function, gradients and where they failed."""
 
@@ -23,8 +38,14 @@ class Curves:
     grad: np.ndarray | None  # the gradient training uses
     autodiff: np.ndarray | None  # autodiff of the forward (custom-gradient functions)
     fd: np.ndarray | None  # finite differences (Richardson)
-    failing: np.ndarray | None  # bool mask of points where the gradient was judged wrong
+    failing: np.ndarray | None  # bool mask of points where gradient_vs_fd judged the gradient wrong
     kinks: tuple[float, ...] = ()
+    # bool mask of points where custom_vs_autodiff judged the hand-written gradient wrong
+    autodiff_failing: np.ndarray | None = None
+    weights: tuple[WeightCurve, ...] = ()  # the weights whose gradient failed
+    # bool mask of points at a kink (one-sided slopes differ): finite differences average the
+    # two slopes there, so their difference from the gradient is no error
+    at_kink: np.ndarray | None = None
 
 
 @dataclass
@@ -39,6 +60,10 @@ class CurveData:
     fd: np.ndarray | Callable[[], np.ndarray] | None = None
     failing: np.ndarray | None = None
     kinks: tuple[float, ...] = ()
+    autodiff_failing: np.ndarray | None = None
+    at_kink: np.ndarray | None = None
+    # the weights' curves, or a function computing them (only plots need them)
+    weights: tuple[WeightCurve, ...] | Callable[[], tuple[WeightCurve, ...]] = ()
 
     def sorted(self) -> Curves | None:
         if self.x is None:
@@ -47,10 +72,13 @@ class CurveData:
 
         def pick(v):
             v = v() if callable(v) else v
-            return None if v is None else np.asarray(v)[order]
+            return None if v is None or np.size(v) != self.x.size else np.asarray(v)[order]
 
+        weights = self.weights() if callable(self.weights) else self.weights
         return Curves(x=self.x[order], y=self.y[order], grad=pick(self.grad), autodiff=pick(self.autodiff),
-                      fd=pick(self.fd), failing=pick(self.failing), kinks=tuple(self.kinks))
+                      fd=pick(self.fd), failing=pick(self.failing), kinks=tuple(self.kinks),
+                      autodiff_failing=pick(self.autodiff_failing), weights=tuple(weights),
+                      at_kink=pick(self.at_kink))
 
 
 @dataclass

@@ -257,6 +257,7 @@ def _pointwise(ctx: CheckContext) -> None:
     ctx.points = Pointwise(x, y, u, v, g, fd, cmp)
     c = ctx.curves
     c.x, c.y, c.grad, c.fd, c.failing = x, y, g, fd.estimate, ~cmp.ok  # fd: computed when plotted
+    c.at_kink = cmp.kink
 
 
 def _between_samples(ctx: CheckContext, x, y, g) -> np.ndarray:
@@ -313,7 +314,11 @@ def _compare_custom_with_autodiff(ctx: CheckContext) -> CheckResult:
         if va is not None:
             with np.errstate(all="ignore"):
                 ctx.curves.autodiff = va / p.u
-        return C.check_custom_vs_autodiff(p.x, p.u, p.v, va, tol, ctx.dtype, p.cmp, p.fd.stencil.quotients, ctx.tol)
+        failed = []
+        result = C.check_custom_vs_autodiff(p.x, p.u, p.v, va, tol, ctx.dtype, p.cmp, p.fd.stencil.quotients,
+                                            ctx.tol, failed=failed)
+        ctx.curves.autodiff_failing = failed[0] if failed else None
+        return result
     m = ctx.main
     va = _autodiff(ctx.subject, m.X, m.U)
     return C.check_custom_vs_autodiff(m.X, m.U, m.ev.g, va, tol, ctx.dtype)
@@ -361,7 +366,13 @@ def _weights(ctx: CheckContext) -> CheckResult:
     Xw, Uw = m.X[rows], m.U[rows]
     wg = m.ev.weight_grads if rows.size == m.X.shape[0] else \
         ctx.subject.evaluate(Xw, Uw, weights=True).weight_grads
-    return C.check_weights(ctx.subject, Xw, Uw, wg, ctx.tol, ctx.rng)
+    failed = []
+    result = C.check_weights(ctx.subject, Xw, Uw, wg, ctx.tol, ctx.rng, failed=failed)
+    if failed:  # the failing weights' curves: computed only if a plot asks (sorted())
+        subject = ctx.subject
+        ctx.curves.weights = lambda: tuple(c for c in (C.weight_curve(subject, Xw, Uw, e) for e in failed)
+                                           if c is not None)
+    return result
 
 
 def _two_calls(ctx: CheckContext) -> CheckResult:
