@@ -309,7 +309,8 @@ def _crosses(ax, d: _Series, marks: _Marks, at, label, size: float = 6) -> None:
     ax.plot(xs, ys, "x", color="#cf222e", ms=size, mew=1.4 if size >= 6 else 1.0, zorder=3.5, label=label)
 
 
-# Errors below this fraction of the gradient's scale are drawn at it (log scale: 0 has no place).
+# Errors below this fraction of the gradient's scale are drawn at it (log scale: 0 has no
+# place; method.md s.6b).
 ERROR_FLOOR = 1e-17
 
 

@@ -8,7 +8,7 @@ the user's code: a Layer's weights (Keras initializers without a seed draw their
 Python's ``random`` when the weight is created), ``keras.random`` calls without a seed (the
 global Keras SeedGenerator, created from Python's ``random``), ``np.random.*`` and
 ``tf.random.*``. Seeded before each file's import and each activation's check, two runs with
-the same ``--seed`` give a layer the same weights, hence the same figures (docs/method.md s.8).
+the same ``--seed`` give a layer the same weights, hence the same figures (docs/method.md s.6a).
 
 What ``keras.utils.set_random_seed`` does, but TensorFlow's global seed is set only when it
 differs: ``tf.random.set_seed`` clears TensorFlow's kernel cache, which costs ~15 ms in the

@@ -468,7 +468,8 @@ def _evidence(name, w, w0, gw, dirs, n_dirs, q, tol) -> WeightEvidence:
 
 
 # The weight is moved by t in [-T, T] along the direction for a plot, T = this fraction of
-# its largest entry (at least WEIGHT_SWEEP_MIN): a visible stretch of the training path.
+# its largest entry (at least WEIGHT_SWEEP_MIN): a visible stretch of the training path
+# (method.md s.6b).
 WEIGHT_SWEEP = 0.5
 WEIGHT_SWEEP_MIN = 0.1
 WEIGHT_SWEEP_POINTS = 41
