@@ -20,7 +20,7 @@ class WeightCurve:
     as the weight moves by t along one direction v, and the two slopes at t = 0."""
 
     name: str
-    along: str  # the direction: "element [2]", "the scalar", "a random unit direction"
+    along: str  # the direction: "element [2]", "direction +1 (a scalar)", "a random unit direction"
     t: np.ndarray
     phi: np.ndarray
     tape: float | None  # the slope the gradient gives (None: no gradient)
