@@ -110,7 +110,7 @@ class _Series:
     failing: Any  # where gradient_vs_fd judged the gradient wrong
     kinks: list
     autodiff_failing: Any = None  # where custom_vs_autodiff judged the hand-written gradient wrong
-    at_kink: Any = None  # at a kink: finite differences average the one-sided slopes
+    fd_not_used: Any = None  # accepted without the standard-step fd (kinks, finer steps)
 
 
 def _series_of(curves) -> _Series:
@@ -133,7 +133,7 @@ def _series_of(curves) -> _Series:
 
     kinks = [float(k) for k in (getattr(curves, "kinks", None) or ()) if np.isfinite(k)]
     return _Series(x, np.isfinite(x), y, grad, autodiff, fd, mask("failing"), kinks, mask("autodiff_failing"),
-                   mask("at_kink"))
+                   mask("fd_not_used"))
 
 
 def draw_plot(curves, result):
@@ -336,8 +336,8 @@ def _draw_error(ax_e, d: _Series, marks: _Marks) -> None:
         def error(ref, name):
             e = np.abs(d.grad - ref)
             e = np.where(np.isfinite(e), np.maximum(e, floor), np.nan)
-            if name == "finite differences" and d.at_kink is not None:
-                e[d.at_kink] = np.nan  # their average of two slopes is no error (kinks: dotted lines)
+            if name == "finite differences" and d.fd_not_used is not None:
+                e[d.fd_not_used] = np.nan  # a kink's average of two slopes, a too-coarse step: no error
             return e
 
         drawn = []

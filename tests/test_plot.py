@@ -296,10 +296,14 @@ def test_error_panel_shows_a_0_1_percent_error_on_a_log_scale(checked):
     assert error.max() < 2e-3
 
 
-def test_error_panel_of_a_correct_gradient_is_at_rounding_level(checked):
+@pytest.mark.parametrize("name", ["tanh_custom", "relu"])
+def test_error_panel_of_a_correct_gradient_is_at_rounding_level(checked, name):
+    """relu: at and around the kink, finite differences with the standard step average the
+    two slopes; that is no error of the gradient, and the panel does not draw it as one."""
     from gradcheck.plot import draw_plot
 
-    result, curves = checked["tanh_custom"]
+    result, curves = checked[name]
+    assert result.status == PASS
     ax_e = _main_axes(draw_plot(curves, result))[2]
     error = np.ma.compressed(_line(ax_e, "|gradient − finite differences|").get_ydata())
     assert error.size > 200 and error.max() < 1e-8

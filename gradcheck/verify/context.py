@@ -43,9 +43,10 @@ class Curves:
     # bool mask of points where custom_vs_autodiff judged the hand-written gradient wrong
     autodiff_failing: np.ndarray | None = None
     weights: tuple[WeightCurve, ...] = ()  # the weights whose gradient failed
-    # bool mask of points at a kink (one-sided slopes differ): finite differences average the
-    # two slopes there, so their difference from the gradient is no error
-    at_kink: np.ndarray | None = None
+    # bool mask of points where the gradient was accepted without the standard-step estimate
+    # ``fd`` (a subgradient at a kink, where it averages the two slopes, or a finer step's
+    # estimate): its difference from the gradient there is no error
+    fd_not_used: np.ndarray | None = None
 
 
 @dataclass
@@ -61,7 +62,7 @@ class CurveData:
     failing: np.ndarray | None = None
     kinks: tuple[float, ...] = ()
     autodiff_failing: np.ndarray | None = None
-    at_kink: np.ndarray | None = None
+    fd_not_used: np.ndarray | None = None
     # the weights' curves, or a function computing them (only plots need them)
     weights: tuple[WeightCurve, ...] | Callable[[], tuple[WeightCurve, ...]] = ()
 
@@ -78,7 +79,7 @@ class CurveData:
         return Curves(x=self.x[order], y=self.y[order], grad=pick(self.grad), autodiff=pick(self.autodiff),
                       fd=pick(self.fd), failing=pick(self.failing), kinks=tuple(self.kinks),
                       autodiff_failing=pick(self.autodiff_failing), weights=tuple(weights),
-                      at_kink=pick(self.at_kink))
+                      fd_not_used=pick(self.fd_not_used))
 
 
 @dataclass

@@ -257,7 +257,7 @@ def _pointwise(ctx: CheckContext) -> None:
     ctx.points = Pointwise(x, y, u, v, g, fd, cmp)
     c = ctx.curves
     c.x, c.y, c.grad, c.fd, c.failing = x, y, g, fd.estimate, ~cmp.ok  # fd: computed when plotted
-    c.at_kink = cmp.kink
+    c.fd_not_used = cmp.ok & ~cmp.smooth_ok  # kinks, and points a finer step accepted
 
 
 def _between_samples(ctx: CheckContext, x, y, g) -> np.ndarray:
