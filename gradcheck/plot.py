@@ -394,7 +394,7 @@ def _draw_weight(ax, w) -> None:
         ax.plot(t, phi0 + w.tape * t, color="#cf222e", lw=1.4, ls=(0, (5, 3)),
                 label=f"gradient: slope {_num(w.tape)}", zorder=5)
     else:
-        ax.plot([], [], " ", label="gradient: none (None)")
+        ax.plot([], [], " ", label=f"gradient: no slope ({getattr(w, 'unusable', None) or 'None'})")
     _set_ylim(ax, [phi])
     ax.set_title(f"weight '{w.name}' along {w.along}\n(gradient wrong along {w.wrong} of {w.directions} directions)",
                  fontsize=9)

@@ -383,7 +383,7 @@ def test_failing_weight_gets_its_own_panel_with_both_slopes(checked):
 
     assert abs(slope) > 1 and slope_of(lines["finite differences"]) == pytest.approx(slope, rel=1e-6)
     # stop_gradient: the tape gives None for alpha, said in the panel's legend
-    assert "gradient: none (None)" in [t.get_text() for t in ax_w.get_legend().get_texts()]
+    assert "gradient: no slope (None)" in [t.get_text() for t in ax_w.get_legend().get_texts()]
 
 
 def test_passing_layer_has_no_weight_panel(checked):

@@ -445,6 +445,7 @@ class WeightEvidence:
     fd: float  # finite differences along the direction
     directions: int  # how many were probed
     wrong: int  # along how many the gradient was wrong
+    unusable: str | None = None  # why there is no slope from the gradient ("None", "shape ()")
 
 
 def _evidence(name, w, w0, gw, dirs, n_dirs, q, tol) -> WeightEvidence:
@@ -463,8 +464,9 @@ def _evidence(name, w, w0, gw, dirs, n_dirs, q, tol) -> WeightEvidence:
         along = f"element [{', '.join(str(int(k)) for k in np.unravel_index(i - n_dirs, w0.shape))}]"
     else:
         along = "a random unit direction"
+    unusable = None if usable else ("None" if gw is None else f"shape {tuple(gw.shape)}, not {tuple(w0.shape)}")
     return WeightEvidence(name, w, w0, dirs[i], along, float(gv[i]) if usable else None, float(fd[i]),
-                          len(dirs), wrong)
+                          len(dirs), wrong, unusable)
 
 
 # The weight is moved by t in [-T, T] along the direction for a plot, T = this fraction of
@@ -493,7 +495,7 @@ def weight_curve(subject: Subject, X: np.ndarray, U: np.ndarray, e: WeightEviden
         return None
     finally:
         w.assign(e.w0)
-    return WeightCurve(e.name, e.along, ts, np.array(phi), e.tape, e.fd, e.directions, e.wrong)
+    return WeightCurve(e.name, e.along, ts, np.array(phi), e.tape, e.fd, e.directions, e.wrong, e.unusable)
 
 
 def _judge_weight(name: str, gw, w0: np.ndarray, dirs, q, tol: Tolerance) -> tuple[str, str | None, float]:

@@ -27,6 +27,7 @@ class WeightCurve:
     fd: float  # the slope finite differences give
     directions: int  # how many directions the weights check probed
     wrong: int  # along how many of them the gradient was wrong
+    unusable: str | None = None  # why the gradient gives no slope: "None", "shape (), not (8,)"
 
 
 @dataclass(frozen=True)
