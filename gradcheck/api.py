@@ -31,14 +31,19 @@ def _as_activation(obj, name: str | None) -> Activation:
 
 def check(activation, *, name: str | None = None, **options) -> ActivationResult:
     """Check ``activation`` with gradcheck's defaults, overridden by ``options`` (samples, range,
-    seed, rtol, atol, kinks, stability, ...) and by its own ``@gradcheck.options`` marker."""
+    seed, rtol, atol, kinks, stability, ...) and by its own ``@gradcheck.options`` marker.
+
+    The global random generators are seeded from the seed as in a CLI run (a layer built
+    here gets the same weights), and the caller's generator states are put back after."""
+    from .seeding import kept_seeds
     from .verify import check_activation
 
     act = _as_activation(activation, name)
     settings = resolve_settings(Settings().merged(options), None, act)
     if settings.skip:
         return ActivationResult.skipped(act.file, act.name, act.kind, settings.skip)
-    result, _ = check_activation(act, settings)
+    with kept_seeds():
+        result, _ = check_activation(act, settings)
     return result
 
 

@@ -4,7 +4,8 @@ A worker child (:mod:`gradcheck.worker`) checks files one after another while th
 leaves the process as it found it. After each file, :meth:`CleanState.restore` puts back
 what can be put back cheaply (the user's modules are dropped from ``sys.modules``;
 ``sys.path``, the working directory, the environment and TensorFlow's and Keras's global
-settings are reset) and then compares a fingerprint of everything else a file could leave
+settings are reset; the random generators are seeded anew before each file by
+:mod:`gradcheck.seeding`) and then compares a fingerprint of everything else a file could leave
 behind that changes a later verdict (TF/Keras configuration, the gradient and Keras object
 registries, NumPy's error handling, the functions of tf, keras and numpy, threads the user
 started). Any difference, and the child retires: the next file gets a freshly forked one.
@@ -57,13 +58,14 @@ def _tensorflow() -> dict[str, Any]:
     tf = sys.modules.get("tensorflow")
     if tf is None:
         return {}
-    from tensorflow.python.eager import context
     from tensorflow.python.framework import config, ops
 
+    # No global seed here: seeding.seed_all sets it (with Python's, NumPy's and Keras's)
+    # before each file's import and each check, so what a file leaves there reaches no other
+    # file, and putting back an unseeded state would cost a kernel-cache clear per file.
     return {
         "tf run_functions_eagerly": tf.config.functions_run_eagerly(),
         "tf op determinism": config.is_op_determinism_enabled(),
-        "tf global seed": context.global_seed(),
         "tf jit": tf.config.optimizer.get_jit(),
         "tf optimizer options": sorted(tf.config.optimizer.get_experimental_options().items()),
         "tf soft device placement": tf.config.get_soft_device_placement(),
@@ -165,7 +167,6 @@ class CleanState:
         tf, keras, np = (sys.modules.get(m) for m in ("tensorflow", "keras", "numpy"))
         setters = {
             "tf run_functions_eagerly": lambda v: tf.config.run_functions_eagerly(v),
-            "tf global seed": lambda v: tf.random.set_seed(v),
             "tf jit": lambda v: tf.config.optimizer.set_jit(v),
             "keras dtype policy": lambda v: keras.config.set_dtype_policy(v),
             "keras floatx": lambda v: keras.config.set_floatx(v),

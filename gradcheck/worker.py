@@ -235,10 +235,12 @@ class Worker:
     def load(self, job: Load) -> None:
         from .discover import survey
         from .loader import ModuleLoadError, load_module
+        from .seeding import seed_all
 
         self.job, self.found, self.unfit, self.lines = job, {}, {}, {}
         t0 = time.perf_counter()
         try:
+            seed_all(job.settings.seed)  # what the module draws at import (weights built there)
             module = load_module(job.file)
             seen = survey(module, job.file, only_tf_modules=job.only_tf_modules)
         except ModuleLoadError as exc:

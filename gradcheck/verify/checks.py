@@ -7,6 +7,8 @@ order and what each one is given.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -289,9 +291,10 @@ def _varies(y: np.ndarray) -> bool:
 # -- hand-written vs autodiff ---------------------------------------------------------------
 def check_custom_vs_autodiff(x: np.ndarray, u: np.ndarray, v_custom: np.ndarray, v_auto: np.ndarray | None,
                              tol: Tolerance, dtype: str, cmp_custom: FDComparison | None = None,
-                             fd_at=None, fd_tol: Tolerance | None = None) -> CheckResult:
+                             fd_at=None, fd_tol: Tolerance | None = None, failed: list | None = None) -> CheckResult:
     """The hand-written gradient against autodiff of the same forward ops (``__wrapped__``),
     both with the same random upstream: no finite-difference noise, so a 0.1% error shows.
+    ``failed``, when given, receives the mask of the points judged wrong (for plots).
 
     Tolerance: exact_rtol*(|a|+|b|)/2 + exact_atol*max(max|autodiff|, 1). Points are excused where
     autodiff itself is non-finite, where autodiff disagrees with finite differences while the
@@ -325,6 +328,8 @@ def check_custom_vs_autodiff(x: np.ndarray, u: np.ndarray, v_custom: np.ndarray,
             excused[idx] = (ok_c & ~cmp_a.smooth_ok) | (kink_c & ok_c)
             bad &= ~excused
         rel = err / np.maximum(aa, 1e-3 * scale)
+    if failed is not None:
+        failed.append(bad)
     if bad.any():
         idx = np.nonzero(bad)[0]
         if u.size == v_custom.size:  # the upstream has the input's shape: the gradient is VJP / upstream
@@ -482,11 +487,12 @@ NO_EFFECT_ESTIMATES = 10
 
 
 def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, tol: Tolerance,
-                  rng: np.random.Generator, n_dirs: int = 3) -> CheckResult:
+                  rng: np.random.Generator, n_dirs: int = 3, failed: list | None = None) -> CheckResult:
     """Gradient with respect to each trainable weight against finite differences on the
     weight: d/dt sum(u * f(x; w + t v)) for random unit directions v (and every coordinate of
     small weights). Same step, Richardson and tolerance rules as the input check; the rounding
-    noise is that of sum |u*f|."""
+    noise is that of sum |u*f|. ``failed``, when given, receives a WeightEvidence per weight
+    whose gradient failed (what a plot of it needs: weight_curve)."""
     dtype = subject.dtype
     problems = []  # (status, message, relative error or None where no figure exists)
     names, unused = [], []
@@ -505,6 +511,8 @@ def check_weights(subject: Subject, X: np.ndarray, U: np.ndarray, grads: list, t
             unused.append(names.pop())
         else:
             problems.append((status, problem, rel))
+            if status == FAIL and failed is not None:
+                failed.append(_evidence(names[-1], w, w0, gw, dirs, n_dirs, q, wtol))
 
     def largest(rels):  # a figure only where one exists (a None gradient has none)
         rels = [r for r in rels if r is not None]
@@ -576,6 +584,72 @@ def _weight_quotients(subject: Subject, w, w0: np.ndarray, dirs, h: float, X, U,
     PA = np.array(phis_abs)
     q = quotients(P[:, 0], P[:, 1], P[:, 2], P[:, 3], P[:, 4], np.full(len(dirs), h), eps)
     return q.with_noise_floor(ULPS_PER_EVAL * eps * PA[:, 2] / h)
+
+
+@dataclass(frozen=True)
+class WeightEvidence:
+    """One weight whose gradient failed, along the direction its message quotes (the worst)."""
+
+    name: str
+    variable: Any  # the layer's variable (put back to w0 after use)
+    w0: np.ndarray
+    direction: np.ndarray  # unit vector, w0's shape
+    along: str  # "element [2]", "direction +1 (a scalar)", "a random unit direction"
+    tape: float | None  # sum(gradient * direction); None: no gradient (or misshapen)
+    fd: float  # finite differences along the direction
+    directions: int  # how many were probed
+    wrong: int  # along how many the gradient was wrong
+    unusable: str | None = None  # why there is no slope from the gradient ("None", "shape ()")
+
+
+def _evidence(name, w, w0, gw, dirs, n_dirs, q, tol) -> WeightEvidence:
+    """The direction _judge_weight's message quotes: the largest relative error among the
+    failing ones (the first direction when there is no usable gradient)."""
+    fd = q.richardson
+    usable = gw is not None and gw.shape == w0.shape
+    i, gv, wrong = 0, None, len(dirs)
+    if usable:
+        gv = np.array([np.sum(gw * v) for v in dirs])
+        cmp = compare_with_fd(gv, q, tol)
+        i, wrong = int(np.argmax(np.where(cmp.ok, -1, cmp.rel_err))), int((~cmp.ok).sum())
+    if w0.size == 1:
+        along = f"direction {'+' if float(np.sum(dirs[i])) > 0 else '-'}1 (a scalar)"
+    elif i >= n_dirs:
+        along = f"element [{', '.join(str(int(k)) for k in np.unravel_index(i - n_dirs, w0.shape))}]"
+    else:
+        along = "a random unit direction"
+    unusable = None if usable else ("None" if gw is None else f"shape {tuple(gw.shape)}, not {tuple(w0.shape)}")
+    return WeightEvidence(name, w, w0, dirs[i], along, float(gv[i]) if usable else None, float(fd[i]),
+                          len(dirs), wrong, unusable)
+
+
+# The weight is moved by t in [-T, T] along the direction for a plot, T = this fraction of
+# its largest entry (at least WEIGHT_SWEEP_MIN): a visible stretch of the training path
+# (method.md s.6b).
+WEIGHT_SWEEP = 0.5
+WEIGHT_SWEEP_MIN = 0.1
+WEIGHT_SWEEP_POINTS = 41
+
+
+def weight_curve(subject: Subject, X: np.ndarray, U: np.ndarray, e: WeightEvidence):
+    """sum(u * f(x; w0 + t v)) as the weight moves along the evidence's direction (for plots;
+    the weight is put back). A context.WeightCurve, or None when the forward fails there."""
+    from .context import WeightCurve
+
+    span = max(WEIGHT_SWEEP * float(np.max(np.abs(e.w0), initial=0.0)), WEIGHT_SWEEP_MIN)
+    ts = np.linspace(-span, span, WEIGHT_SWEEP_POINTS)
+    ts[WEIGHT_SWEEP_POINTS // 2] = 0.0  # the weight as trained: exactly w0
+    w = e.variable
+    phi = []
+    try:
+        for t in ts:
+            w.assign((e.w0 + t * e.direction).astype(w.dtype if isinstance(w.dtype, str) else e.w0.dtype))
+            phi.append(float(np.sum(U * subject.forward(X))))
+    except Exception:  # the user's code at a weight it never had: no curve
+        return None
+    finally:
+        w.assign(e.w0)
+    return WeightCurve(e.name, e.along, ts, np.array(phi), e.tape, e.fd, e.directions, e.wrong, e.unusable)
 
 
 def _judge_weight(label: str, gw, w0: np.ndarray, dirs, q, tol: Tolerance,

@@ -15,6 +15,22 @@ from ..settings import Settings
 
 
 @dataclass(frozen=True)
+class WeightCurve:
+    """A weight whose gradient failed, for a plot: the weighted output sum(u * f(x; w0 + t v))
+    as the weight moves by t along one direction v, and the two slopes at t = 0."""
+
+    name: str
+    along: str  # the direction: "element [2]", "direction +1 (a scalar)", "a random unit direction"
+    t: np.ndarray
+    phi: np.ndarray
+    tape: float | None  # the slope the gradient gives (None: no gradient)
+    fd: float  # the slope finite differences give
+    directions: int  # how many directions the weights check probed
+    wrong: int  # along how many of them the gradient was wrong
+    unusable: str | None = None  # why the gradient gives no slope: "None", "shape (), not (8,)"
+
+
+@dataclass(frozen=True)
 class Curves:
     """What a plot needs: inputs sorted, function, gradients and where they failed."""
 
@@ -23,8 +39,15 @@ class Curves:
     grad: np.ndarray | None  # the gradient training uses
     autodiff: np.ndarray | None  # autodiff of the forward (custom-gradient functions)
     fd: np.ndarray | None  # finite differences (Richardson)
-    failing: np.ndarray | None  # bool mask of points where the gradient was judged wrong
+    failing: np.ndarray | None  # bool mask of points where gradient_vs_fd judged the gradient wrong
     kinks: tuple[float, ...] = ()
+    # bool mask of points where custom_vs_autodiff judged the hand-written gradient wrong
+    autodiff_failing: np.ndarray | None = None
+    weights: tuple[WeightCurve, ...] = ()  # the weights whose gradient failed
+    # bool mask of points where the gradient was accepted without the standard-step estimate
+    # ``fd`` (a subgradient at a kink, where it averages the two slopes, or a finer step's
+    # estimate): its difference from the gradient there is no error
+    fd_not_used: np.ndarray | None = None
     note: str | None = None  # why the function is not drawn (an output of another shape)
 
 
@@ -40,6 +63,10 @@ class CurveData:
     fd: np.ndarray | Callable[[], np.ndarray] | None = None
     failing: np.ndarray | None = None
     kinks: tuple[float, ...] = ()
+    autodiff_failing: np.ndarray | None = None
+    fd_not_used: np.ndarray | None = None
+    # the weights' curves, or a function computing them (only plots need them)
+    weights: tuple[WeightCurve, ...] | Callable[[], tuple[WeightCurve, ...]] = ()
     note: str | None = None
 
     def sorted(self) -> Curves | None:
@@ -49,10 +76,13 @@ class CurveData:
 
         def pick(v):
             v = v() if callable(v) else v
-            return None if v is None else np.asarray(v)[order]
+            return None if v is None or np.size(v) != self.x.size else np.asarray(v)[order]
 
+        weights = self.weights() if callable(self.weights) else self.weights
         return Curves(x=self.x[order], y=pick(self.y), grad=pick(self.grad), autodiff=pick(self.autodiff),
-                      fd=pick(self.fd), failing=pick(self.failing), kinks=tuple(self.kinks), note=self.note)
+                      fd=pick(self.fd), failing=pick(self.failing), kinks=tuple(self.kinks),
+                      autodiff_failing=pick(self.autodiff_failing), weights=tuple(weights),
+                      fd_not_used=pick(self.fd_not_used), note=self.note)
 
 
 @dataclass

@@ -21,6 +21,7 @@ import numpy as np
 from ..discover import Kind
 from ..results import (ERROR, FAIL, JUMP, MODE_PHRASES, PASS, SKIP, WARN, ActivationResult, CheckResult, lead_order,
                        short_message, worst)
+from ..seeding import seed_all
 from ..settings import Settings
 from . import checks as C
 from .arrays import divide
@@ -74,7 +75,10 @@ def check_activation(activation, settings: Settings, *, want_curves: bool = Fals
 
     A Keras layer whose ``call`` takes ``training`` is checked in both modes, training=True
     (what fit runs) then training=False (what predict runs), each from the same seed: its
-    rows carry the mode (CheckResult.mode); the curves are the first mode's."""
+    rows carry the mode (CheckResult.mode); the curves are the first mode's. The global
+    generators the activation's own code draws from (a layer's initial weights) are seeded
+    from ``settings.seed`` first (seeding.py)."""
+    seed_all(settings.seed)
     results, first = [], None
     for training in training_modes(activation):
         ctx = CheckContext(activation, settings, np.random.default_rng(settings.seed), mode=training, first=first)
@@ -272,6 +276,7 @@ def _pointwise(ctx: CheckContext) -> None:
     ctx.points = Pointwise(x, y, u, v, g, fd, cmp)
     c = ctx.curves
     c.x, c.y, c.grad, c.fd, c.failing = x, y, g, fd.estimate, ~cmp.ok  # fd: computed when plotted
+    c.fd_not_used = cmp.ok & ~cmp.smooth_ok  # kinks, and points a finer step accepted
 
 
 def _between_samples(ctx: CheckContext, x, y, g) -> np.ndarray:
@@ -328,7 +333,11 @@ def _compare_custom_with_autodiff(ctx: CheckContext) -> CheckResult:
         if va is not None:
             with np.errstate(all="ignore"):
                 ctx.curves.autodiff = va / p.u
-        return C.check_custom_vs_autodiff(p.x, p.u, p.v, va, tol, ctx.dtype, p.cmp, p.fd.stencil.quotients, ctx.tol)
+        failed = []
+        result = C.check_custom_vs_autodiff(p.x, p.u, p.v, va, tol, ctx.dtype, p.cmp, p.fd.stencil.quotients,
+                                            ctx.tol, failed=failed)
+        ctx.curves.autodiff_failing = failed[0] if failed else None
+        return result
     m = ctx.main
     va = _autodiff(ctx.subject, m.X, m.U)
     return C.check_custom_vs_autodiff(m.X, m.U, m.ev.g, va, tol, ctx.dtype)
@@ -378,7 +387,13 @@ def _weights(ctx: CheckContext) -> CheckResult:
     wg = m.ev.weight_grads
     if rows.size != m.X.shape[0] or len(wg or []) != len(ctx.subject.weights):
         wg = ctx.subject.evaluate(Xw, Uw, weights=True).weight_grads
-    return _blame_hand_written(ctx, C.check_weights(ctx.subject, Xw, Uw, wg, ctx.tol, ctx.rng))
+    failed = []
+    result = C.check_weights(ctx.subject, Xw, Uw, wg, ctx.tol, ctx.rng, failed=failed)
+    if failed:  # the failing weights' curves: computed only if a plot asks (sorted())
+        subject = ctx.subject
+        ctx.curves.weights = lambda: tuple(c for c in (C.weight_curve(subject, Xw, Uw, e) for e in failed)
+                                           if c is not None)
+    return _blame_hand_written(ctx, result)
 
 
 def _two_calls(ctx: CheckContext) -> CheckResult:
