@@ -435,11 +435,15 @@ def _ranks(ctx: CheckContext) -> CheckResult:
     """The same points as 3-D and 4-D inputs against (rows, 8): RANK_ROWS rows (the main pass
     itself at the default samples; above, rows spread over the batch with the special points,
     evaluated again as (rows, 8) so that both layouts hold the same batch; below, the rows
-    repeated). Skipped when rows mix (the batch check's warning: another layout mixes other
-    examples) or the activation declares 2-D inputs (an input_signature, an InputSpec). A
+    repeated). Skipped when a check failed on (rows, 8) before (no reference), when rows mix
+    (the batch check's warning: another layout mixes other examples) or the activation
+    declares 2-D inputs (an input_signature, an InputSpec). A
     layer is built afresh on each rank (a built layer keeps the weights of its first input
     shape) and given the 2-D instance's weights."""
     subject, m = ctx.subject, ctx.main
+    failed = next((r for r in ctx.results if r.status in (FAIL, ERROR)), None)
+    if failed is not None:  # its (rows, 8) results are no reference; fix that first
+        return skip_ranks(f"the {failed.name} check failed first", ctx.dtype)
     if not (ctx.elementwise or ctx.rows_independent):
         return skip_ranks("the examples of a batch mix (see batch), so other layouts of the same points give other "
                           "results", ctx.dtype)

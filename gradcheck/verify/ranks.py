@@ -135,7 +135,7 @@ def _compare(subject_for, ref: Reference, lead: tuple, name: str, tol: Tolerance
             return fail(f"weight '{wname}' gets no gradient (None), while (rows, 8) inputs give it one", gradient=True)
         if b.shape != tuple(w.shape):
             return fail(f"the gradient of weight '{wname}' has shape {b.shape}, expected the weight's {tuple(w.shape)} "
-                        "(summed over axis 0 only instead of every axis but the weight's?)", gradient=True)
+                        "(summed over axis 0 alone, not over every axis the weight is broadcast along?)", gradient=True)
         if a.shape != b.shape:
             continue  # a weight built per position (input_shape[1:]): its gradient is per position too
         found = _first_difference(a, b, grad_tol, None)
