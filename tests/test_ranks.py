@@ -73,6 +73,20 @@ class LayerNormGamma(keras.layers.Layer):
         return self.gamma * xc * tf.math.rsqrt(tf.reduce_mean(xc * xc, axis=-1, keepdims=True) + 1e-3)
 
 
+class SwishSeededNoise(keras.layers.Layer):
+    """Stateless noise drawn for the input's shape: the same values in flat order whatever the
+    layout of the same number of points, so the (rows, 8) reference must be evaluated on
+    exactly the rows laid out as 3-D and 4-D, not read off a larger batch. (XLA draws other
+    numbers: kept out of XLA as Keras would.)"""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_jit = False
+
+    def call(self, x):
+        return x * tf.sigmoid(x) + 0.01 * tf.random.stateless_normal(tf.shape(x), seed=(1, 2), dtype=x.dtype)
+
+
 # -- correct activations pass on every rank -------------------------------------------------------
 @pytest.mark.parametrize("name", ["swish_any_rank", "softmax_last_axis", "layer_norm_last_axis_dynamic",
                                   "softmax_custom_last_axis", "layer_norm_custom_last_axis",
@@ -83,6 +97,12 @@ def test_correct_activations_pass_on_3d_and_4d_inputs(name):
     c = ranks_of(r)
     assert c.status == "pass"
     assert c.message.startswith("(b, t, 8) and (n, h, w, 8) inputs give the (rows, 8) output and gradient"), c.message
+
+
+def test_noise_drawn_for_the_input_shape_is_compared_on_the_same_batch():
+    r = run(SwishSeededNoise, samples=2048)  # the main pass has more rows than the ranks check takes
+    assert r.status == "pass", r.message
+    assert ranks_of(r).status == "pass", ranks_of(r).message
 
 
 def test_a_layer_with_a_per_feature_weight_passes():
