@@ -87,6 +87,30 @@ class SwishSeededNoise(keras.layers.Layer):
         return x * tf.sigmoid(x) + 0.01 * tf.random.stateless_normal(tf.shape(x), seed=(1, 2), dtype=x.dtype)
 
 
+class MeanGainFromShape1(keras.layers.Layer):
+    """BUG: a gain vector sized from input_shape[1], used through its mean: runs on every rank,
+    but on (b, t, 8) inputs it has t entries, not 8."""
+
+    def build(self, input_shape):
+        self.g = self.add_weight(name="g", shape=(input_shape[1],),
+                                 initializer=keras.initializers.RandomUniform(0.5, 1.5, seed=2))
+
+    def call(self, x):
+        return tf.nn.silu(x) * tf.reduce_mean(self.g)
+
+
+class ExtraBiasOnSequences(keras.layers.Layer):
+    """Builds one more weight for inputs of rank 3 and more: nothing to compare it with."""
+
+    def build(self, input_shape):
+        self.g = self.add_weight(name="g", shape=(input_shape[-1],), initializer="ones")
+        self.b = self.add_weight(name="b", shape=(), initializer="zeros") if len(input_shape) > 2 else None
+
+    def call(self, x):
+        y = tf.nn.silu(x) * self.g
+        return y if self.b is None else y + self.b
+
+
 # -- correct activations pass on every rank -------------------------------------------------------
 @pytest.mark.parametrize("name", ["swish_any_rank", "softmax_last_axis", "layer_norm_last_axis_dynamic",
                                   "softmax_custom_last_axis", "layer_norm_custom_last_axis",
@@ -170,6 +194,22 @@ def test_a_layer_built_from_input_shape_1_fails_on_rank_3():
     assert r.status == "fail"
     assert r.message.startswith("ranks: on (b, t, 8) inputs (rank 3, here (64, 4, 8)) the forward raised "), r.message
     assert "Incompatible shapes" in r.message  # the reason, not Keras's "Exception encountered when calling"
+    assert "\x1b" not in r.message and "{{function_node" not in r.message  # no terminal codes, no kernel name
+
+
+def test_a_weight_sized_from_input_shape_1_fails_even_when_it_runs():
+    r = run(MeanGainFromShape1)
+    assert r.status == "fail"
+    assert "it builds weight 'g' of shape (4,) where (rows, 8) inputs build (8,): sized from input_shape[1] instead " \
+           "of input_shape[-1]?" in r.message, r.message
+
+
+def test_a_layer_building_other_weights_on_rank_3_is_not_compared():
+    r = run(ExtraBiasOnSequences)
+    assert r.status == "pass", r.message
+    c = ranks_of(r)
+    assert c.status == "skip"
+    assert c.message == "not run: on (b, t, 8) inputs it builds 2 weights where (rows, 8) inputs build 1", c.message
 
 
 def test_a_weight_gradient_summed_over_axis_0_only_fails():

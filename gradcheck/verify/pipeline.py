@@ -27,7 +27,7 @@ from .fd import kink_candidates
 from .graph import check_graph
 from .layout import SUBSET_ROWS, WIDTH, spread_rows, to_rows, upstream
 from .messages import fmt
-from .ranks import RANK_ROWS, Reference, WeightsDiffer, check_ranks
+from .ranks import RANK_ROWS, NotComparable, Reference, WeightsDiffer, check_ranks
 from .ranks import skip as skip_ranks
 from .repeat import check_determinism, check_two_calls, identical
 from .sampling import numbers_of, sample_rows, source_of
@@ -468,6 +468,9 @@ def _ranks(ctx: CheckContext) -> CheckResult:
             return subject  # a function: any rank; an instance given to the API: as it is
         fresh = Subject(ctx.activation, subject.dtype, ctx.mode)
         fresh.call(to_tensor(Xn, fresh.tf_dtype))  # builds it for this rank
+        built, want = len(fresh.layer.weights), len(subject.layer.weights)
+        if built != want:
+            raise NotComparable(f"it builds {built} weights where (rows, 8) inputs build {want}")
         problem = fresh.adopt_weights(subject)
         if problem is not None:
             raise WeightsDiffer(problem)

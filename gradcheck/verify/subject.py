@@ -131,12 +131,10 @@ class Subject:
         values of ``other``'s weights, and ``other``'s state as the one put back before each
         call, so both compute the same function. A weight built per position (Keras's PReLU:
         ``input_shape[1:]``) takes the other's per-feature values broadcast to its shape.
-        Returns None, or why the weights cannot be made the same (one line, "weight 'alpha'
-        has shape (4,) where ... (8,)")."""
+        Both layers have as many weights, in the same order. Returns None, or why the weights
+        cannot be made the same (one line, "weight 'alpha' has shape (4,) where ... (8,)")."""
         other.reset_state()
         mine, theirs = self.layer.weights, other.layer.weights
-        if len(mine) != len(theirs):
-            return f"it builds {len(mine)} weights where (rows, 8) inputs build {len(theirs)}"
         values = []
         for w, v in zip(mine, theirs):
             a = np.asarray(v.numpy())
