@@ -432,10 +432,10 @@ def _batch(ctx: CheckContext) -> CheckResult:
 
 
 def _ranks(ctx: CheckContext) -> CheckResult:
-    """The same points as 3-D and 4-D inputs against (rows, 8): RANK_ROWS rows (the main pass
-    itself at the default samples; above, rows spread over the batch with the special points,
-    evaluated again as (rows, 8) so that both layouts hold the same batch; below, the rows
-    repeated). Skipped when a check failed on (rows, 8) before (no reference), when rows mix
+    """The same points as 3-D and 4-D inputs against (rows, 8): RANK_ROWS rows spread over the
+    batch with the special points (repeated when there are fewer), evaluated again as (rows, 8)
+    unless they are the whole batch, so that both layouts hold exactly the same batch (noise
+    drawn for the input's shape matches then). Skipped when a check failed on (rows, 8) before (no reference), when rows mix
     (the batch check's warning: another layout mixes other examples) or the activation
     declares 2-D inputs (an input_signature, an InputSpec). A
     layer is built afresh on each rank (a built layer keeps the weights of its first input
