@@ -4,8 +4,8 @@ function and layers with and without a ``training`` argument, in this checkout a
     python benchmarks/bench_modes.py                          # this checkout only
     python benchmarks/bench_modes.py --base /path/to/other    # and another one (a git worktree), interleaved
 
-The activations (this checkout's, whichever gradcheck checks them): ``swish`` and
-``tanh_custom`` from bench_activations.py, a layer with a trainable slope with and without a
+The activations (this checkout's, whichever gradcheck checks them): ``swish``,
+``tanh_custom`` and ``softmax_last`` from bench_activations.py, a layer with a trainable slope with and without a
 ``training`` argument (its two modes compute the same), and from the corpus
 (tests/corpus/network_modes_5.py) ``DropoutSwish`` (random in training) and
 ``BatchCenteredTanh`` (batch statistics in training, a moving mean in inference: two
@@ -37,7 +37,7 @@ sys.path[:0] = [here, corpus]
 import keras
 import tensorflow as tf
 import gradcheck
-from bench_activations import swish, tanh_custom
+from bench_activations import softmax_last, swish, tanh_custom
 from network_modes_5 import BatchCenteredTanh, DropoutSwish
 
 
@@ -57,6 +57,7 @@ class SlopeSwishTraining(SlopeSwish):
 
 
 ACTS = {"swish (function)": swish, "tanh_custom (custom_gradient)": tanh_custom,
+        "softmax_last (row-wise function)": softmax_last,
         "SlopeSwish (layer)": SlopeSwish, "SlopeSwishTraining (layer, training arg)": SlopeSwishTraining,
         "DropoutSwish (layer, dropout in training)": DropoutSwish,
         "BatchCenteredTanh (layer, the modes differ)": BatchCenteredTanh}

@@ -136,8 +136,11 @@ def _cut(line: str) -> str:
 
 def describe_exception(exc: BaseException) -> str:
     """``TypeError: message (file.py:12)`` naming the innermost frame in the user's code."""
-    msg = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    first = msg[0] if msg else ""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # Keras puts terminal bold codes in its messages
+    msg = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if len(msg) > 1 and msg[0].startswith("Exception encountered when calling"):
+        msg = msg[1:]  # Keras's wrapper around what the layer's call raised: the reason is next
+    first = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", msg[0]) if msg else ""  # TF's kernel name
     if first.startswith("in user code:") and len(msg) > 1:
         # graph-mode errors: the real message is last, the user's frame is quoted in the text
         first = msg[-1]

@@ -26,9 +26,11 @@ from . import total_time
 # message and, with -v, in the per-check lines.
 HEADERS = {"custom_vs_autodiff": "custom/auto", "vs_fd": "vs FD", "second_order": "2nd order"}
 # Checks shown in the same column: elementwise and non-elementwise finite differences; the
-# forward's determinism with the forward, the gradient of two calls with the gradient (the
-# table keeps its width; the compact table and the messages name the check itself).
-COLUMN_OF = {"gradient_vs_fd": "vs_fd", "vjp_vs_fd": "vs_fd", "determinism": "forward", "two_calls": "gradient"}
+# forward's determinism with the forward, the gradient of two calls with the gradient, the
+# 3-D and 4-D layouts of the batch with the batch (the table keeps its width; the compact
+# table and the messages name the check itself).
+COLUMN_OF = {"gradient_vs_fd": "vs_fd", "vjp_vs_fd": "vs_fd", "determinism": "forward", "two_calls": "gradient",
+             "ranks": "batch"}
 # What a check's own line (CheckResult.line) points at; the hand-written gradient otherwise.
 POINTS_AT = {"xla": "the op XLA does not compile"}
 STYLES = {PASS: "green", WARN: "yellow", FAIL: "red", ERROR: "bold red", SKIP: "dim"}

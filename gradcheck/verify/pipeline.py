@@ -30,13 +30,15 @@ from .fd import kink_candidates
 from .graph import check_graph
 from .layout import SUBSET_ROWS, WIDTH, spread_rows, to_rows, upstream
 from .messages import fmt
+from .ranks import RANK_ROWS, NotComparable, Reference, WeightsDiffer, check_ranks
+from .ranks import skip as skip_ranks
 from .repeat import check_determinism, check_two_calls, identical
 from .sampling import numbers_of, sample_rows, source_of
 from .second_order import check_second_order
 from .stability import check_stability
 from .stencil import elementwise_fd, locate_jumps, refine_fd
 from .structure import probe_structure, still_elementwise
-from .subject import Subject, UserCodeError, choose_subject, training_modes
+from .subject import Subject, UserCodeError, choose_subject, to_tensor, training_modes
 from .tolerances import tolerance_for
 from .xla import check_xla
 
@@ -465,6 +467,55 @@ def _batch(ctx: CheckContext) -> CheckResult:
     return C.check_batch(ctx.subject, ctx.mixing, ctx.dtype, training_only)
 
 
+def _ranks(ctx: CheckContext) -> CheckResult:
+    """The same points as 3-D and 4-D inputs against (rows, 8): RANK_ROWS rows spread over the
+    batch with the special points (repeated when there are fewer), evaluated again as (rows, 8)
+    unless they are the whole batch, so that both layouts hold exactly the same batch (noise
+    drawn for the input's shape matches then). Skipped when a check failed on (rows, 8) before (no reference), when rows mix
+    (the batch check's warning: another layout mixes other examples) or the activation
+    declares 2-D inputs (an input_signature, an InputSpec). A
+    layer is built afresh on each rank (a built layer keeps the weights of its first input
+    shape) and given the 2-D instance's weights."""
+    subject, m = ctx.subject, ctx.main
+    failed = next((r for r in ctx.results if r.status in (FAIL, ERROR)), None)
+    if failed is not None:  # its (rows, 8) results are no reference; fix that first
+        return skip_ranks(f"the {failed.name} check failed first", ctx.dtype)
+    if not (ctx.elementwise or ctx.rows_independent):
+        return skip_ranks("the examples of a batch mix (see batch), so other layouts of the same points give other "
+                          "results", ctx.dtype)
+    declared = subject.declared_rank
+    if declared not in (None, 1):
+        by = "its tf.function's input_signature" if subject.is_tf_function else "its InputSpec"
+        return skip_ranks(f"{by} declares rank-{declared} inputs", ctx.dtype)
+    weights = bool(subject.weights)
+    n_rows = m.X.shape[0]
+    if n_rows == RANK_ROWS:
+        ref = Reference(m.X, m.U, m.ev.y, m.ev.g, m.ev.weight_grads if weights else None)
+    else:
+        rows = spread_rows(n_rows, RANK_ROWS) if n_rows > RANK_ROWS else np.resize(np.arange(n_rows), RANK_ROWS)
+        X, U = m.X[rows], m.U[rows]
+        ev = subject.evaluate(X, U, weights=weights)
+        if ev.g is None or ev.not_tensor is not None or ev.g.shape != X.shape:
+            return skip_ranks("no usable gradient on the subset of rows", ctx.dtype)
+        ref = Reference(X, U, ev.y, ev.g, ev.weight_grads if weights else None)
+
+    def subject_for(Xn: np.ndarray) -> Subject:
+        if subject.layer is None or not isinstance(ctx.activation.obj, type):
+            return subject  # a function: any rank; an instance given to the API: as it is
+        fresh = Subject(ctx.activation, subject.dtype, ctx.mode)
+        fresh.call(to_tensor(Xn, fresh.tf_dtype))  # builds it for this rank
+        built, want = len(fresh.layer.weights), len(subject.layer.weights)
+        if built != want:
+            raise NotComparable(f"it builds {built} weights where (rows, 8) inputs build {want}")
+        problem = fresh.adopt_weights(subject)
+        if problem is not None:
+            raise WeightsDiffer(problem)
+        return fresh
+
+    grad_tol = _custom_tol(ctx) if ctx.custom else ctx.tol
+    return check_ranks(subject_for, ref, ctx.tol, grad_tol, ctx.custom, ctx.dtype, subject.gradient_line)
+
+
 def _stability(ctx: CheckContext) -> CheckResult:
     lo, hi = ctx.lo_hi
     subject = ctx.subject
@@ -493,6 +544,7 @@ STEPS = (
     Step("graph", _graph),
     Step("xla", _xla),
     Step("batch", _batch, needs_gradient=False),
+    Step("ranks", _ranks, judges_values=True),
     Step("second_order", _second_order, lambda ctx: ctx.settings.order == 2, judges_values=True),
     Step("stability", _stability, lambda ctx: ctx.settings.stability, needs_gradient=False, judges_values=True),
 )

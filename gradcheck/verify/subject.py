@@ -202,6 +202,39 @@ class Subject:
             for v, value in zip(*self._state):
                 v.assign(value)
 
+    def adopt_weights(self, other: "Subject") -> str | None:
+        """Give this subject's layer (built, by a first call, on inputs of another rank) the
+        values of ``other``'s weights, and ``other``'s state as the one put back before each
+        call, so both compute the same function. A weight built per position (Keras's PReLU:
+        ``input_shape[1:]``) takes the other's per-feature values broadcast to its shape.
+        Both layers have as many weights, in the same order. Returns None, or why the weights
+        cannot be made the same (one line, "weight 'alpha' has shape (4,) where ... (8,)")."""
+        other.reset_state()
+        mine, theirs = self.layer.weights, other.layer.weights
+        values = []
+        for w, v in zip(mine, theirs):
+            a = np.asarray(v.numpy())
+            try:
+                values.append(np.broadcast_to(a, tuple(w.shape)))
+            except ValueError:
+                return (f"it builds weight '{getattr(w, 'name', 'weight')}' of shape {tuple(w.shape)} where (rows, 8) "
+                        f"inputs build {a.shape}")
+        for w, a in zip(mine, values):
+            w.assign(a)
+        variables = [w for w in self.layer.weights if not w.trainable]
+        self._state = (variables, [np.array(v.numpy()) for v in variables])
+        return None
+
+    @property
+    def declared_rank(self) -> int | None:
+        """The input rank the activation declares it takes (a tf.function's input_signature, a
+        layer's InputSpec ndim), None when it declares none."""
+        if self.is_tf_function:
+            return _rank_of_signature(self.activation.obj)
+        spec = getattr(self.layer, "input_spec", None)
+        spec = spec[0] if isinstance(spec, (list, tuple)) and len(spec) == 1 else spec
+        return getattr(spec, "ndim", None)
+
     def validate_output(self, y, x) -> None:
         if not isinstance(y, (tf.Tensor, tf.Variable)) or isinstance(y, tf.RaggedTensor):
             if isinstance(y, tuple) and len(y) == 2 and callable(y[1]):

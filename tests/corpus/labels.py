@@ -32,6 +32,7 @@ CHECKS = (
     "graph",
     "xla",
     "batch",
+    "ranks",
     "second_order",
     "stability",
 )
