@@ -268,7 +268,7 @@ def test_a_hand_written_gradient_already_wrong_on_2d_is_reported_once():
         return y, grad
 
     r = run(tanh_wrong_term)
-    assert r.status == "fail" and r.message.startswith("custom_vs_autodiff: "), r.message
+    assert r.status == "fail" and r.message.startswith("gradient_vs_fd: "), r.message  # the lead (finite differences)
     c = ranks_of(r)
     assert c.status == "skip" and c.message == "not run: the custom_vs_autodiff check failed first", c.message
 
@@ -309,3 +309,43 @@ def test_cli_reports_the_ranks_failure_in_the_batch_column(tmp_path):
     assert checks["softmax_axis1_grad"]["ranks"]["status"] == "fail"
     assert checks["softmax_axis1_grad"]["ranks"]["line"] == 7
     assert checks["swish"]["ranks"]["status"] == "pass"
+
+
+# -- activations whose output has another trailing size ---------------------------------------
+shapes = load_module(str(CORPUS / "shape_vars_6.py"))
+
+
+@pytest.mark.parametrize("name", ["glu", "GLUDense", "crelu", "maxout"])
+def test_shape_changing_activations_are_compared_on_every_rank(name):
+    """GLU halves the last axis, CReLU doubles it: the upstream of each layout has the output's
+    trailing size, and a correct one passes on (b, t, 8) and (n, h, w, 8) too."""
+    r = run(getattr(shapes, name))
+    c = ranks_of(r)
+    assert c.status == "pass", c.message
+    assert r.status == "pass", r.message
+
+
+def test_a_variable_gradient_summed_over_axis_0_alone_fails_on_rank_3(tmp_path):
+    """A per-channel tf.Variable whose hand-written gradient sums over axis 0 only is right on
+    (rows, 8) and has shape (t, 8) instead of (8,) on (b, t, 8): the ranks check says so."""
+    src = textwrap.dedent('''
+        import numpy as np
+        import tensorflow as tf
+
+        slopes = tf.Variable(np.linspace(0.1, 0.4, 8), dtype=tf.float64, name="slopes")
+
+        @tf.custom_gradient
+        def channel_prelu(x):
+            y = tf.where(x > 0, x, slopes * x)
+
+            def grad(dy, variables=None):
+                dx = dy * tf.where(x > 0, tf.ones_like(x), slopes * tf.ones_like(x))
+                return dx, [tf.reduce_sum(dy * tf.where(x > 0, tf.zeros_like(x), x), axis=0)]
+
+            return y, grad
+    ''')
+    path = tmp_path / "rank_var.py"
+    path.write_text(src)
+    c = ranks_of(run(load_module(str(path)).channel_prelu))
+    assert c.status == "fail"
+    assert "on (b, t, 8) inputs" in c.message and "expected the weight's (8,)" in c.message, c.message

@@ -99,7 +99,8 @@ def _compare(subject_for, ref: Reference, lead: tuple, name: str, tol: Tolerance
     rank = len(shape)
     on = f"on {name} inputs (rank {rank}, here {shape})"
     who = "the hand-written gradient" if custom else "the gradient"
-    Xn, Un = ref.X.reshape(shape), ref.U.reshape(shape)
+    # the upstream has the output's trailing shape (another one for GLU-like activations)
+    Xn, Un = ref.X.reshape(shape), ref.U.reshape(tuple(lead) + ref.U.shape[1:])
 
     def fail(message, gradient=False, **kw):
         line = gradient_line() if gradient and custom else None
@@ -120,6 +121,9 @@ def _compare(subject_for, ref: Reference, lead: tuple, name: str, tol: Tolerance
         return fail(f"{who} has {got}, expected the input's shape {shape} (a reshape to a fixed 2-D shape?)",
                     gradient=True)
     xs = ref.X.ravel()
+    if ev.y.shape != tuple(lead) + ref.y.shape[1:]:
+        return fail(f"the output has shape {ev.y.shape}, expected {tuple(lead) + ref.y.shape[1:]} as (rows, 8) inputs "
+                    f"give {ref.y.shape}")
     found = _first_difference(ref.y, ev.y.reshape(ref.y.shape), tol)
     if found is not None:
         count, i, a, b, err = found

@@ -229,7 +229,8 @@ def channel_prelu_var(x):
 
     def grad(dy, variables=None):
         dx = dy * tf.where(x > 0, tf.ones_like(x), a * tf.ones_like(x))
-        da = tf.reduce_sum(dy * tf.where(x > 0, tf.zeros_like(x), x), axis=0)
+        # summed over every axis but the channels: (batch, ...) inputs of any rank
+        da = tf.reduce_sum(dy * tf.where(x > 0, tf.zeros_like(x), x), axis=tf.range(tf.rank(x) - 1))
         return dx, [tf.cast(da, slopes.dtype)]
 
     return y, grad
@@ -243,7 +244,7 @@ def channel_prelu_var_1pct(x):
 
     def grad(dy, variables=None):
         dx = dy * tf.where(x > 0, tf.ones_like(x), a * tf.ones_like(x))
-        da = 1.01 * tf.reduce_sum(dy * tf.where(x > 0, tf.zeros_like(x), x), axis=0)
+        da = 1.01 * tf.reduce_sum(dy * tf.where(x > 0, tf.zeros_like(x), x), axis=tf.range(tf.rank(x) - 1))
         return dx, [tf.cast(da, slopes_b.dtype)]
 
     return y, grad
