@@ -58,3 +58,6 @@ def test_every_activation_is_named_on_screen_with_its_verdict(width, expected, t
         assert row is not None, f"{name} is not in the table at {width} columns:\n" + "\n".join(table)
         assert verdict in row
     assert re.search(r"11 passed, 3 warned, 11 failed, 0 errors, 0 skipped in [\d.]+ s", screen)
+    # wider terminals add columns: the full table (every check, max error, worst x) at 200
+    full = "max error" in table[0] and "worst x" in table[0]
+    assert full == (width >= 200), table[0]

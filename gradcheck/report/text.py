@@ -218,7 +218,11 @@ class TextFormatter:
         table.add_column("max error", justify="right", no_wrap=True)
         table.add_column("worst x", justify="right", no_wrap=True)
         table.add_column("verdict", no_wrap=True)
+        file = None
         for r in report.results:
+            if r.file != file:  # files as headings, as in the compact table: names stay short
+                file = r.file
+                table.add_row(Text(file, style="bold"), *[""] * (len(columns) + 4))
             cells = []
             for name in columns:
                 statuses = [c.status for c in r.checks if COLUMN_OF.get(c.name, c.name) == name]
@@ -228,7 +232,7 @@ class TextFormatter:
                     cells.append(Text("-", style="dim"))
             worst = deciding_check(r)
             table.add_row(
-                Text(r.id),
+                Text(f"  {r.name}"),
                 r.kind,
                 *cells,
                 _num(worst and worst.max_abs_error, ".2e"),
