@@ -6,7 +6,10 @@ where the activation is already imported.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import shutil
+import tempfile
 
 from .discover import Activation, classify, innermost
 from .marker import options_of
@@ -42,9 +45,25 @@ def check(activation, *, name: str | None = None, **options) -> ActivationResult
     settings = resolve_settings(Settings().merged(options), None, act)
     if settings.skip:
         return ActivationResult.skipped(act.file, act.name, act.kind, settings.skip)
-    with kept_seeds():
+    with kept_seeds(), _private_tempdir():
         result, _ = check_activation(act, settings)
     return result
+
+
+@contextlib.contextmanager
+def _private_tempdir():
+    """A temp dir of the check's own, removed after it: TensorFlow's AutoGraph writes an
+    ``__autograph_generated_file*.py`` for each function it converts (the graph and xla checks
+    trace the activation) and never removes it, so a test suite calling ``check`` left
+    thousands in the caller's temp dir. A CLI run gives its workers such a dir (runner.py)."""
+    saved = tempfile.tempdir
+    path = tempfile.mkdtemp(prefix="gradcheck-")
+    tempfile.tempdir = path  # what tempfile (and so AutoGraph) reads on each new file
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def activations_of(module) -> list:
