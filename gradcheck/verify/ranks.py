@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from ..results import FAIL, PASS, SKIP, CheckResult
-from .graph import disagreeing
+from .graph import disagreeing, first_disagreement
 from .layout import WIDTH
 from .messages import fmt
 from .subject import Subject, UserCodeError
@@ -165,15 +165,14 @@ class NotComparable(Exception):
 
 def _first_difference(a: np.ndarray, b: np.ndarray, tol: Tolerance):
     """(count, flat index of the worst, a there, b there, |a - b| there) where ``b`` differs
-    from ``a`` (finite in one only, or beyond graph.disagreeing's tolerance), or None."""
-    mask, err, t = disagreeing(a, b, tol)
-    if not mask.any():
+    from ``a`` (graph.first_disagreement: finite in one only first, else beyond
+    graph.disagreeing's tolerance), or None."""
+    found = first_disagreement(a, b, tol)
+    if found is None:
         return None
-    finite = (np.isfinite(a) != np.isfinite(b)).ravel()
-    with np.errstate(all="ignore"):
-        score = np.where(finite, np.inf, (err / np.maximum(t, 1e-300)).ravel())
-    i = int(np.argmax(np.where(mask.ravel(), score, -1.0)))
-    return int(mask.sum()), i, float(a.ravel()[i]), float(b.ravel()[i]), float(err.ravel()[i])
+    _, i, err = found
+    count = int(disagreeing(a, b, tol)[0].sum())
+    return count, i, float(a.ravel()[i]), float(b.ravel()[i]), 0.0 if err is None else err
 
 
 def skip(reason: str, dtype: str) -> CheckResult:
