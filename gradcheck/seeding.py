@@ -80,7 +80,8 @@ def _saved() -> dict[str, Any]:
         saved["keras"] = {k: state.get_global_attribute(k) for k in (KERAS_SEED, KERAS_GENERATOR)}
     context = _tf_context()
     if context is not None:
-        saved["tf"] = context.global_seed()
+        rng = getattr(context.context(), "_rng", None)  # its op-seed sequence (None: no seed set)
+        saved["tf"] = (context.global_seed(), rng.getstate() if isinstance(rng, random.Random) else None)
     return saved
 
 
@@ -94,14 +95,33 @@ def _put_back(saved: dict[str, Any]) -> None:
         for key, value in saved.get("keras", {KERAS_SEED: None, KERAS_GENERATOR: None}).items():
             state.set_global_attribute(key, value)
     context = _tf_context()
-    if context is not None and context.global_seed() != saved.get("tf"):
-        sys.modules["tensorflow"].random.set_seed(saved.get("tf"))  # its op-seed sequence restarts
+    if context is not None and "tf" in saved and context.global_seed() != saved["tf"][0]:
+        _put_back_tf_seed(context, *saved["tf"])
+
+
+def _put_back_tf_seed(context, seed, rng_state) -> None:
+    """TensorFlow's global seed and op-seed sequence as they were, without clearing its
+    kernel cache as ``tf.random.set_seed`` does (~15 ms in the next check, every API call):
+    the random kernels the check created carry the check's seed in their attributes, which
+    the caller's ops (another seed) never look up, and the caller's own kernels go on with
+    their sequences as if the check had not run. If TensorFlow's internals moved, the
+    public call (the caller's op-seed sequence then restarts)."""
+    ctx = context.context()
+    if not hasattr(ctx, "_seed"):
+        sys.modules["tensorflow"].random.set_seed(seed)
+        return
+    ctx._seed = seed
+    if rng_state is None:
+        ctx._rng = None if seed is None else random.Random(seed)
+    else:
+        ctx._rng = random.Random()
+        ctx._rng.setstate(rng_state)
 
 
 @contextlib.contextmanager
 def kept_seeds():
-    """Put back the caller's random generator states on exit (Python, NumPy, Keras; and
-    TensorFlow's global seed value, though its op-seed sequence restarts if it was changed)."""
+    """Put back the caller's random generator states on exit (Python, NumPy, Keras;
+    TensorFlow's global seed and op-seed sequence)."""
     saved = _saved()
     try:
         yield

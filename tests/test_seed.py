@@ -94,6 +94,34 @@ def test_api_seeds_like_the_cli_and_puts_the_callers_generators_back(tmp_path, m
     assert _numbers(gradcheck.check(layer, seed=4, samples=256)) != _numbers(first)
 
 
+@pytest.mark.parametrize("caller_seed", [5, None])
+def test_api_leaves_the_callers_tensorflow_random_sequence_going_on(caller_seed):
+    """After gradcheck.check, the caller's unseeded tf.random ops go on with the values they
+    would have drawn had no check run (not a restarted sequence that repeats earlier values),
+    and the global seed is the caller's."""
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+
+    import gradcheck
+
+    def swish(x):
+        return x * tf.sigmoid(x)
+
+    def draws(check: bool):
+        tf.random.set_seed(caller_seed)
+        first = tf.random.uniform([4]).numpy()
+        if check:
+            assert gradcheck.check(swish, seed=3, samples=64).status == "pass"
+        return first, tf.random.uniform([4]).numpy()
+
+    first, second = draws(check=False)
+    first_c, second_c = draws(check=True)
+    assert context.global_seed() == caller_seed
+    if caller_seed is not None:  # seeded: the same values as without the check
+        assert (first_c == first).all() and (second_c == second).all()
+    assert not (second_c == first_c).all()  # the sequence did not start over
+
+
 def test_seeding_is_not_a_change_a_worker_child_puts_back():
     """Between files, the worker child verifies what a file left behind: gradcheck's own
     seeding is not such a change (no retired child, no per-file reset of the TF seed, which
