@@ -131,6 +131,8 @@ class CheckContext:
     source: str | None = None  # the activation's source text (literals, fix hints)
     main: MainPass | None = None
     points: Pointwise | None = None  # elementwise activations only
+    # a few rows of the main pass's batch evaluated again on their own (pipeline._shared_rows)
+    shared: MainPass | None = None
     results: list[CheckResult] = field(default_factory=list)
     curves: CurveData = field(default_factory=CurveData)
 

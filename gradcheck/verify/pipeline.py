@@ -51,8 +51,9 @@ GRAPH_ROWS = 4 * SUBSET_ROWS
 XLA_ROWS = SUBSET_ROWS
 # Weight finite differences re-run the forward: this many rows.
 WEIGHT_ROWS = SUBSET_ROWS // 2
-# Each of the two calls of the two_calls check gets this many rows.
-TWO_CALL_ROWS = SUBSET_ROWS // 4
+# Each of the two calls of the two_calls check gets this many rows: ranks' rows, so that
+# both (and determinism on large batches) start from the same evaluation (_shared_rows).
+TWO_CALL_ROWS = RANK_ROWS
 # CheckResult.mode of each value of a layer's training argument (subject.training_modes).
 MODES = {True: "training", False: "inference", None: None}
 
@@ -221,8 +222,9 @@ def _gradient(ctx: CheckContext) -> CheckResult:
 
 
 def _determinism(ctx: CheckContext) -> CheckResult:
-    """Randomness shows at every point alike: a second call on a subset (the main pass is the
-    first call when the subset is the whole batch, as at the default samples). In a layer's
+    """Randomness shows at every point alike: the main pass and a second call on the same batch
+    when it has at most SUBSET_ROWS rows (as at the default samples), else two calls on the
+    rows shared with two_calls and ranks (_shared_rows). In a layer's
     second mode whose main pass equals the first mode's bit for bit, that pass was the second
     call: the first mode's was on the same input."""
     m = ctx.main
@@ -232,10 +234,23 @@ def _determinism(ctx: CheckContext) -> CheckResult:
             return CheckResult("determinism", PASS, "gives the same output and gradient as "
                                f"{MODE_PHRASES[MODES[ctx.first.mode]]} on the same input (bit for bit), which is "
                                "deterministic", dtype=ctx.dtype)
-    rows = spread_rows(m.X.shape[0], SUBSET_ROWS)
-    if rows.size == m.X.shape[0]:
+    if m.X.shape[0] <= SUBSET_ROWS:
         return check_determinism(ctx.subject, m.X, m.U, m.ev, ctx.tol)
-    return check_determinism(ctx.subject, m.X[rows], m.U[rows], None, ctx.tol)
+    shared = _shared_rows(ctx)
+    return check_determinism(ctx.subject, shared.X, shared.U, shared.ev, ctx.tol)
+
+
+def _shared_rows(ctx: CheckContext) -> MainPass:
+    """RANK_ROWS rows spread over the batch (the special points among them: spread_rows) and
+    their forward and backward pass on their own, weight gradients included, made once: the
+    first call of determinism on a large batch, the first call's gradient alone in two_calls
+    and the (rows, 8) reference of ranks are all this batch. Only for a batch of more rows."""
+    if ctx.shared is None:
+        m = ctx.main
+        rows = spread_rows(m.X.shape[0], RANK_ROWS)
+        X, U = m.X[rows], m.U[rows]
+        ctx.shared = MainPass(X, X.size, U, ctx.subject.evaluate(X, U, weights=bool(ctx.subject.weights)))
+    return ctx.shared
 
 
 def _upstream(ctx: CheckContext) -> CheckResult:
@@ -401,18 +416,17 @@ def _weights(ctx: CheckContext) -> CheckResult:
 def _two_calls(ctx: CheckContext) -> CheckResult:
     """State shared between calls shows at every point alike. X1 is the whole batch when it has
     at most SUBSET_ROWS rows (as at the default samples: its gradient alone is the main
-    pass's), else TWO_CALL_ROWS rows of it; X2 is X1 rolled by half its rows (a different input
+    pass's), else the TWO_CALL_ROWS rows of _shared_rows (their gradient alone is made
+    there); X2 is X1 rolled by half its rows (a different input
     at every position, and not its mirror image: an even function's cache would hide behind
     -x). Each gradient alone is of the same batch as in the pair (a gradient that wrongly
     mixes rows differs between a subset and the whole batch). A failure of a hand-written
     gradient points at its grad function."""
     m = ctx.main
-    whole = m.X.shape[0] <= SUBSET_ROWS
-    rows = np.arange(m.X.shape[0]) if whole else spread_rows(m.X.shape[0], TWO_CALL_ROWS)
-    X1, U1 = m.X[rows], m.U[rows]
-    axis, shift = (1, WIDTH // 2) if rows.size == 1 else (0, rows.size // 2)  # one row: roll inside it
+    first = m if m.X.shape[0] <= SUBSET_ROWS else _shared_rows(ctx)
+    X1, U1, alone1 = first.X, first.U, first.ev.g
+    axis, shift = (1, WIDTH // 2) if X1.shape[0] == 1 else (0, X1.shape[0] // 2)  # one row: roll inside it
     X2, U2 = np.roll(X1, shift, axis=axis), np.roll(U1, shift, axis=axis)
-    alone1 = m.ev.g if whole else None
     return _blame_hand_written(ctx, check_two_calls(ctx.subject, X1, U1, X2, U2, ctx.tol, alone1))
 
 
@@ -469,11 +483,12 @@ def _batch(ctx: CheckContext) -> CheckResult:
 
 def _ranks(ctx: CheckContext) -> CheckResult:
     """The same points as 3-D and 4-D inputs against (rows, 8): RANK_ROWS rows spread over the
-    batch with the special points (repeated when there are fewer), evaluated again as (rows, 8)
-    unless they are the whole batch, so that both layouts hold exactly the same batch (noise
-    drawn for the input's shape matches then). Skipped when a check failed on (rows, 8) before (no reference), when rows mix
-    (the batch check's warning: another layout mixes other examples) or the activation
-    declares 2-D inputs (an input_signature, an InputSpec). A
+    batch with the special points (_shared_rows; repeated when there are fewer), evaluated again
+    as (rows, 8) unless they are the whole batch, so that both layouts hold exactly the same
+    batch (noise drawn for the input's shape matches then). Skipped when a check failed on
+    (rows, 8) before (no reference), when rows mix (the batch check's warning: another layout
+    mixes other examples) or the activation declares 2-D inputs (an input_signature, an
+    InputSpec). A
     layer is built afresh on each rank (a built layer keeps the weights of its first input
     shape) and given the 2-D instance's weights."""
     subject, m = ctx.subject, ctx.main
@@ -490,14 +505,17 @@ def _ranks(ctx: CheckContext) -> CheckResult:
     weights = bool(subject.weights)
     n_rows = m.X.shape[0]
     if n_rows == RANK_ROWS:
-        ref = Reference(m.X, m.U, m.ev.y, m.ev.g, m.ev.weight_grads if weights else None)
+        X, U, ev = m.X, m.U, m.ev
+    elif n_rows > RANK_ROWS:
+        shared = _shared_rows(ctx)
+        X, U, ev = shared.X, shared.U, shared.ev
     else:
-        rows = spread_rows(n_rows, RANK_ROWS) if n_rows > RANK_ROWS else np.resize(np.arange(n_rows), RANK_ROWS)
+        rows = np.resize(np.arange(n_rows), RANK_ROWS)
         X, U = m.X[rows], m.U[rows]
         ev = subject.evaluate(X, U, weights=weights)
-        if ev.g is None or ev.not_tensor is not None or ev.g.shape != X.shape:
-            return skip_ranks("no usable gradient on the subset of rows", ctx.dtype)
-        ref = Reference(X, U, ev.y, ev.g, ev.weight_grads if weights else None)
+    if ev.g is None or ev.not_tensor is not None or ev.g.shape != X.shape:
+        return skip_ranks("no usable gradient on the subset of rows", ctx.dtype)
+    ref = Reference(X, U, ev.y, ev.g, ev.weight_grads if weights else None)
 
     def subject_for(Xn: np.ndarray) -> Subject:
         if subject.layer is None or not isinstance(ctx.activation.obj, type):
