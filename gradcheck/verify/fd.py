@@ -403,10 +403,9 @@ def kink_candidates(x: np.ndarray, f: np.ndarray, g: np.ndarray, eps: float) -> 
         # neighbouring intervals', since the sorted batch (grid, random and special points
         # interleaved) has intervals of very different widths, where a smooth gradient's change
         # is proportional to the width.
-        dx = np.diff(x)
         sel = np.unique(np.concatenate([cand, np.maximum(cand - 1, 0), np.minimum(cand + 1, dg.size - 1)]))
         rate = np.zeros(dg.size)
-        rate[sel] = np.where(dg[sel] == 0, 0.0, dg[sel] / dx[sel])  # equal points: no change
+        rate[sel] = np.where(dg[sel] == 0, 0.0, dg[sel] / (x[sel + 1] - x[sel]))  # equal points: no change
         d = rate[cand]
         left = np.where(cand > 0, rate[np.maximum(cand - 1, 0)], 0.0)
         right = np.where(cand < dg.size - 1, rate[np.minimum(cand + 1, dg.size - 1)], 0.0)
