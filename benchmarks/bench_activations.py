@@ -10,6 +10,21 @@ from __future__ import annotations
 import tensorflow as tf
 
 
+def seed_as_a_worker() -> None:
+    """Give TensorFlow the global seed a CLI worker child has when it checks an activation:
+    gradcheck's default ``--seed``, set before the file's import (gradcheck/seeding.py). A
+    check then finds it set and leaves TF's kernel cache alone, as in the CLI. Without this,
+    each ``gradcheck.check`` from a process whose seed differs sets it (clearing the kernel
+    cache: ~15 ms of kernel set-up in the check) and puts the caller's back, which the CLI
+    never pays; the README's API section says how a test suite avoids it."""
+    try:
+        from gradcheck.settings import Settings
+        seed = Settings().seed
+    except ImportError:  # a checkout from before seeding existed: nothing resets the seed
+        return
+    tf.random.set_seed(seed)
+
+
 def swish(x):
     return x * tf.sigmoid(x)
 

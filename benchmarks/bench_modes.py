@@ -37,7 +37,7 @@ sys.path[:0] = [here, corpus]
 import keras
 import tensorflow as tf
 import gradcheck
-from bench_activations import softmax_last, swish, tanh_custom
+from bench_activations import seed_as_a_worker, softmax_last, swish, tanh_custom
 from network_modes_5 import BatchCenteredTanh, DropoutSwish
 
 
@@ -61,6 +61,7 @@ ACTS = {"swish (function)": swish, "tanh_custom (custom_gradient)": tanh_custom,
         "SlopeSwish (layer)": SlopeSwish, "SlopeSwishTraining (layer, training arg)": SlopeSwishTraining,
         "DropoutSwish (layer, dropout in training)": DropoutSwish,
         "BatchCenteredTanh (layer, the modes differ)": BatchCenteredTanh}
+seed_as_a_worker()
 out = {}
 for name, act in ACTS.items():
     gradcheck.check(act)

@@ -26,7 +26,8 @@ LOOP = f"""
 import os, sys
 sys.path.insert(0, {str(HERE)!r})
 import gradcheck
-from bench_activations import swish, tanh_custom
+from bench_activations import seed_as_a_worker, swish, tanh_custom
+seed_as_a_worker()
 n = int(os.environ["GC_CHECKS"])
 for _ in range(3 if n else 0):
     gradcheck.check(swish); gradcheck.check(tanh_custom)

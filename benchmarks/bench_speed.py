@@ -130,10 +130,11 @@ def child_check(act: str, n: int, repeat: int) -> None:
     _quiet_tf()
     t0 = time.perf_counter()
     import tensorflow as tf  # noqa: F401  (imported here so "import" time is separate)
-    from bench_activations import ACTIVATIONS
+    from bench_activations import ACTIVATIONS, seed_as_a_worker
     from gradcheck.api import check
 
     fn = ACTIVATIONS[act]
+    seed_as_a_worker()
     t_import = time.perf_counter() - t0
     rss_import = maxrss_mb()
 
@@ -214,10 +215,11 @@ def check_activation_module() -> str:
 def child_profile(act: str, n: int, profiler: str, repeat: int) -> None:
     _quiet_tf()
     import tensorflow as tf  # noqa: F401
-    from bench_activations import ACTIVATIONS
+    from bench_activations import ACTIVATIONS, seed_as_a_worker
     from gradcheck.api import check
 
     fn = ACTIVATIONS[act]
+    seed_as_a_worker()
     check(fn, samples=n)  # warm-up: tracing excluded
     if profiler == "pyinstrument":
         try:
