@@ -254,13 +254,15 @@ def _shared_rows(ctx: CheckContext) -> MainPass:
 
 
 def _upstream(ctx: CheckContext) -> CheckResult:
-    """Linearity in dy shows at every point alike: a subset (with the special points) is enough."""
+    """Linearity in dy shows at every point alike: the base is a batch already evaluated with
+    upstream u (the main pass up to SUBSET_ROWS rows, as at the default samples, else the rows
+    of _shared_rows, which hold the special points), and only the scaled upstreams k*u are
+    new calls."""
     subject, weights = ctx.subject, bool(ctx.subject.weights)
-    sub = ctx.main.X[spread_rows(ctx.main.X.shape[0], SUBSET_ROWS)]
-    Us = upstream(ctx.rng, subject.out_shape(sub.shape))
-    base = subject.evaluate(sub, Us, weights=weights)
-    scaled = {k: subject.evaluate(sub, k * Us, weights=weights) for k in C.UPSTREAM_FACTORS}
-    return _blame_hand_written(ctx, C.check_upstream(base, scaled, ctx.tol, ctx.custom, ctx.dtype))
+    m = ctx.main
+    base = m if m.X.shape[0] <= SUBSET_ROWS else _shared_rows(ctx)
+    scaled = {k: subject.evaluate(base.X, k * base.U, weights=weights) for k in C.UPSTREAM_FACTORS}
+    return _blame_hand_written(ctx, C.check_upstream(base.ev, scaled, ctx.tol, ctx.custom, ctx.dtype))
 
 
 def _blame_hand_written(ctx: CheckContext, result: CheckResult) -> CheckResult:
