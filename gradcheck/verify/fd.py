@@ -403,12 +403,14 @@ def kink_candidates(x: np.ndarray, f: np.ndarray, g: np.ndarray, eps: float) -> 
         # neighbouring intervals', since the sorted batch (grid, random and special points
         # interleaved) has intervals of very different widths, where a smooth gradient's change
         # is proportional to the width.
-        sel = np.unique(np.concatenate([cand, np.maximum(cand - 1, 0), np.minimum(cand + 1, dg.size - 1)]))
-        rate = np.zeros(dg.size)
-        rate[sel] = np.where(dg[sel] == 0, 0.0, dg[sel] / (x[sel + 1] - x[sel]))  # equal points: no change
-        d = rate[cand]
-        left = np.where(cand > 0, rate[np.maximum(cand - 1, 0)], 0.0)
-        right = np.where(cand < dg.size - 1, rate[np.minimum(cand + 1, dg.size - 1)], 0.0)
+        # (computed at the candidates and their neighbours only: a smooth function whose
+        # gradient is near 0 over much of the range, as tanh's, has most points as candidates)
+        def rate(i):
+            return np.where(dg[i] == 0, 0.0, dg[i] / (x[i + 1] - x[i]))  # equal points: no change
+
+        d = rate(cand)
+        left = np.where(cand > 0, rate(np.maximum(cand - 1, 0)), 0.0)
+        right = np.where(cand < dg.size - 1, rate(np.minimum(cand + 1, dg.size - 1)), 0.0)
         cand = cand[np.isfinite(dg[cand]) & (d > KINK_ISOLATION * np.maximum(left, right))][:MAX_KINKS]
         x0, x1 = x[cand], x[cand + 1]
         f0, f1, g0, g1 = f[cand], f[cand + 1], g[cand], g[cand + 1]
