@@ -114,6 +114,13 @@ def tanh_wrong_derivative(x):
     return y, grad
 
 
+@tf.custom_gradient
+def leaky_forgets_dy(x):
+    def grad(dy):
+        return tf.where(x > 0, dy, 0.1 * tf.ones_like(dy))
+    return tf.where(x > 0, x, 0.1 * x), grad
+
+
 class FrozenScale(keras.layers.Layer):
     def build(self, input_shape):
         self.w = self.add_weight(shape=(), initializer="ones", name="w")
@@ -292,3 +299,12 @@ def test_a_weight_without_gradient_has_null_figures(run):
     weights = next(c for c in r["checks"] if c["name"] == "weights")
     assert weights["status"] == "fail" and "gets no gradient (None)" in weights["message"]
     assert weights["max_rel_error"] is None and weights["max_abs_error"] is None
+
+
+def test_an_upstream_failure_has_its_figures_at_its_example(run):
+    _, _, results = run
+    up = next(c for c in results["leaky_forgets_dy"]["checks"] if c["name"] == "upstream")
+    assert up["status"] == "fail"
+    assert up["worst_input"] is not None and up["worst_input"] < 0, up  # the branch without dy
+    assert up["max_abs_error"] > 0
+    assert number(up["worst_input"]) == number(xs_in(up["message"])[0]), up["message"]

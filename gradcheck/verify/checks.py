@@ -119,43 +119,52 @@ def _piecewise_constant(x, y, elementwise: bool) -> bool:
 UPSTREAM_FACTORS = (2.0, 1024.0, -1.0)
 
 
-def check_upstream(base, scaled: dict, tol: Tolerance, custom: bool, dtype: str) -> CheckResult:
+def check_upstream(base, scaled: dict, tol: Tolerance, custom: bool, dtype: str,
+                   X: np.ndarray | None = None) -> CheckResult:
     """The vector-Jacobian product must be linear in the upstream gradient dy. With dy scaled
     by 2, 1024 and -1 (exact in floating point) it must scale the same way at every point, to a
     few ulps (tolerance: exact_rtol of the dtype, relative to the values at that point, no
     absolute slack). A hand-written gradient that forgets dy (in one branch or everywhere),
     adds a term without it, or clips it fails. Weight gradients are held to the same rule.
 
-    ``base`` and ``scaled[k]`` are Evaluations with upstream u and k*u."""
+    ``base`` and ``scaled[k]`` are Evaluations with upstream u and k*u; ``X``, the inputs of
+    both, places the example of the input gradient (the failure's worst_input): the failing
+    entry with the largest |VJP(k u) - k VJP(u)|, its max_abs_error (for the factor, and the
+    input or weight gradient, that fails by the widest margin)."""
     info = np.finfo(np.dtype(dtype))
     # below tiny/eps, products underflow into subnormals where scaling is no longer exact
     underflow = float(info.tiny / info.eps)
-    worst = None  # (excess, factor, observed ratio)
+    worst = None  # (excess, factor, observed ratio, count, total, error, x)
     for k, ev in scaled.items():
         pairs = [(base.g, ev.g)] + [(a, b) for a, b in zip(base.weight_grads or [], ev.weight_grads or [])
                                     if a is not None and b is not None]
-        for a, b in pairs:
+        for n, (a, b) in enumerate(pairs):
             if a is None or b is None or a.shape != b.shape:
                 continue
+            on_inputs = n == 0 and X is not None and a.shape == X.shape
             a, b = a.ravel(), b.ravel()
             ok = np.isfinite(a) & np.isfinite(b) & np.isfinite(k * a)
             with np.errstate(all="ignore"):
                 err = np.abs(b - k * a)
                 t = tol.exact_rtol * (np.abs(b) + np.abs(k * a)) + abs(k) * underflow
                 excess = np.where(ok, err / t, 0.0)
-            i = int(np.argmax(excess))
-            if excess[i] > 1.0 and (worst is None or excess[i] > worst[0]):
+            top = float(np.max(excess))
+            if top > 1.0 and (worst is None or top > worst[0]):
+                bad = excess > 1.0
+                i = int(np.argmax(np.where(bad, err, -1.0)))  # the example: the largest error that fails
                 ratio = float(b[i] / a[i]) if a[i] != 0 else None
-                worst = (float(excess[i]), k, ratio, int((excess > 1.0).sum()), a.size)
+                worst = (top, k, ratio, int(bad.sum()), a.size, float(err[i]),
+                         float(X.ravel()[i]) if on_inputs else None)
     if worst is not None:
-        _, k, ratio, count, total = worst
-        there = f"there it scaled by {fmt(ratio)}" if ratio is not None else "there it was not 0 for a 0 result"
+        _, k, ratio, count, total, err, x = worst
+        at = f"at x={fmt(x)}" if x is not None else "there"
+        there = f"{at} it scaled by {fmt(ratio)}" if ratio is not None else f"{at} it was not 0 for a 0 result"
         got = f"it did not at {count} of {total} points ({there})"
         who = "the hand-written gradient" if custom else "the gradient"
         return CheckResult("upstream", FAIL, f"{who} is not proportional to the upstream gradient dy: with dy "
                            f"scaled by {fmt(k)} it should scale by {fmt(k)}; {got} (forgot to multiply by dy, in "
-                           "one branch or everywhere, or clipped it?)", dtype=dtype,
-                           hint=UPSTREAM_HINT)
+                           "one branch or everywhere, or clipped it?)", max_abs_error=err, worst_input=x,
+                           dtype=dtype, hint=UPSTREAM_HINT)
     return CheckResult("upstream", PASS, "linear in the upstream gradient (dy scaled by 2, 1024, -1)", dtype=dtype)
 
 

@@ -262,7 +262,7 @@ def _upstream(ctx: CheckContext) -> CheckResult:
     m = ctx.main
     base = m if m.X.shape[0] <= SUBSET_ROWS else _shared_rows(ctx)
     scaled = {k: subject.evaluate(base.X, k * base.U, weights=weights) for k in C.UPSTREAM_FACTORS}
-    return _blame_hand_written(ctx, C.check_upstream(base.ev, scaled, ctx.tol, ctx.custom, ctx.dtype))
+    return _blame_hand_written(ctx, C.check_upstream(base.ev, scaled, ctx.tol, ctx.custom, ctx.dtype, base.X))
 
 
 def _blame_hand_written(ctx: CheckContext, result: CheckResult) -> CheckResult:
