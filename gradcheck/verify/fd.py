@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arrays import aligned_empty, chunks, finite_absmax, for_chunks, masked_argmax, masked_max
+from .arrays import aligned_empty, chunks, finite_absmax, for_chunks, masked_argmax
 from .tolerances import ULPS_PER_EVAL, Tolerance
 
 # Jump test (method.md s.4): f(h) - f(-h) stands out from both outer steps by this factor,
