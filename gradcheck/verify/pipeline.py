@@ -577,17 +577,13 @@ def verdict(activation, checks: list[CheckResult], elementwise) -> ActivationRes
     that best explains it (results.lead_order), then "also: <check>: <short>" for every other
     failing check; or "gradient correct" with the kinks found."""
     status = worst(c.status for c in checks) if checks else ERROR
-    checks = [c if c.mode is None else dataclasses.replace(c, message=f"{MODE_PHRASES[c.mode]}: {c.message}")
-              for c in checks]
     if status in (ERROR, FAIL, WARN):
         lead, *others = lead_order(checks, status)
         # "raised ValueError: ..." reads best alone; anything else names its check
         plain = status == ERROR and lead.name == "forward"
-        mode = MODE_PHRASES[lead.mode] if lead.mode is not None else None
-        own = lead.message[len(mode) + 2:] if mode else lead.message
-        message = own if plain else f"{lead.name}: {own}"
-        if mode:
-            message = f"{mode}: {message}"
+        message = lead.message if plain else f"{lead.name}: {lead.message}"
+        if lead.mode is not None:
+            message = f"{MODE_PHRASES[lead.mode]}: {message}"
         seen = {(lead.name, short_message(lead, with_mode=False))}
         for c in others:
             key = (c.name, short_message(c, with_mode=False))
@@ -600,6 +596,9 @@ def verdict(activation, checks: list[CheckResult], elementwise) -> ActivationRes
         message = f"gradient correct ({dtype})"
         if fd is not None and fd.kinks:
             message += f"; kinks at x={', '.join(fmt(k) for k in fd.kinks[:6])}"
+    # each check's own message names its mode too (the JSON's checks, the table's rows)
+    checks = [c if c.mode is None else dataclasses.replace(c, message=f"{MODE_PHRASES[c.mode]}: {c.message}")
+              for c in checks]
     return ActivationResult(id=activation.id, file=activation.file, name=activation.name, kind=activation.kind,
                             status=status, message=message, checks=tuple(checks), elementwise=elementwise)
 
