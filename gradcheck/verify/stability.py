@@ -131,9 +131,10 @@ def _first_bad(s: Subject, xs: np.ndarray, bad: np.ndarray, i: int, dtype: str):
     good = xs[same_side][np.argmax(np.abs(xs[same_side]))]
     grid = np.linspace(good, xs[i], NARROW_POINTS)
     grid = _in_dtype(grid, dtype)
-    ev = s.evaluate(to_rows(grid), None)
-    y = _per_input(ev.y, to_rows(grid))[: grid.size]
-    g = _grad_or_zeros(ev, to_rows(grid), y)
+    X = to_rows(grid)
+    ev = s.evaluate(X, None)
+    y = _per_input(ev.y, X)[: grid.size]
+    g = _grad_or_zeros(ev, X, y)
     nb = ~np.isfinite(y) | ~np.isfinite(g)
     if not nb.any():
         return None
