@@ -210,17 +210,16 @@ MARKED_CHECKS = (("custom_vs_autodiff", "autodiff_failing", "autodiff of the for
 def _marks_of(result, d: _Series) -> _Marks:
     """The check whose points are marked: of the failing elementwise gradient checks, the one
     the title quotes (its message leads), else the first that failed."""
-    message = str(result.message).split("; also: ")[0]  # the lead: what the title shows
+    lead = getattr(result, "lead", None)  # the check the title's message leads with
     found = []
     for check, mask_field, reference, ref_field in MARKED_CHECKS:
         c = result.check(check) if hasattr(result, "check") else None
         mask, ref = getattr(d, mask_field), getattr(d, ref_field)
         if c is not None and c.status == "fail" and mask is not None and bool((mask & d.keep).any()):
-            at = message.find(f"{check}:")
-            found.append((at if at >= 0 else len(message) + len(found), check, mask, reference, ref, at >= 0))
+            found.append((check, mask, reference, ref))
     if found:
-        _, check, mask, reference, ref, quoted = min(found, key=lambda f: f[0])
-        return _Marks(check, mask, reference, ref, quoted)
+        check, mask, reference, ref = next((f for f in found if lead is not None and f[0] == lead.name), found[0])
+        return _Marks(check, mask, reference, ref, lead is not None and check == lead.name)
     if d.fd is not None:
         return _Marks(None, None, "finite differences", d.fd, False)
     return _Marks(None, None, "autodiff of the forward", d.autodiff, False)
